@@ -1,0 +1,10 @@
+//! The one place a system is registered: add its crate to Cargo.toml and a line here.
+
+use std::sync::Arc;
+
+use blueprint_platform::System;
+
+/// Every system this binary runs, in console order.
+pub fn systems() -> Vec<Arc<dyn System>> {
+    vec![]
+}

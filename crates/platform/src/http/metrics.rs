@@ -1,0 +1,76 @@
+//! Prometheus metrics: the process-wide recorder and the per-request middleware.
+//!
+//! Requests are counted by route *template* (`/api/v1/users/{id}`, never the raw path)
+//! and status, so an attacker scanning random paths cannot blow up label cardinality;
+//! unmatched paths share the label `unmatched`.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Counter of finished requests, labelled `route`, `method`, `status`.
+pub const REQUESTS_TOTAL: &str = "http_requests_total";
+/// Histogram of request latency in seconds, labelled `route`.
+pub const REQUEST_DURATION_SECONDS: &str = "http_request_duration_seconds";
+/// Latency buckets in seconds: 100 µs to 10 s, roughly ×2.5 apart.
+const LATENCY_BUCKETS_SECONDS: [f64; 12] =
+    [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5, 10.0];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The process-wide Prometheus handle, installing the recorder on first use. Several apps
+/// in one process (tests) share it; that is what a global recorder means.
+pub fn handle() -> &'static PrometheusHandle {
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &LATENCY_BUCKETS_SECONDS);
+        let recorder = match builder {
+            Ok(builder) => builder.build_recorder(),
+            // Only fails on an empty bucket list, which the constant rules out.
+            Err(_) => PrometheusBuilder::new().build_recorder(),
+        };
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was already installed; /metrics shows only ours");
+        }
+        let upkeep = handle.clone();
+        // Histograms are drained periodically to bound memory; without upkeep they grow.
+        std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(std::time::Duration::from_secs(5));
+                    upkeep.run_upkeep();
+                }
+            })
+            .ok();
+        handle
+    })
+}
+
+/// Render the Prometheus text exposition.
+pub fn render() -> String {
+    handle().render()
+}
+
+/// Middleware recording [`REQUESTS_TOTAL`] and [`REQUEST_DURATION_SECONDS`].
+pub async fn track(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = request.method().as_str().to_owned();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!(REQUESTS_TOTAL, "route" => route.clone(), "method" => method, "status" => status)
+        .increment(1);
+    metrics::histogram!(REQUEST_DURATION_SECONDS, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}

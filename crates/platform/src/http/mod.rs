@@ -1,0 +1,199 @@
+//! HTTP plumbing shared by every system: the error type, the middleware stack, health,
+//! metrics and serving with graceful shutdown.
+//!
+//! # Layout
+//! - [`error`]: [`ApiError`] and the [`ApiJson`] extractor.
+//! - [`health`]: `/healthz`, `/readyz` and the [`Probe`] trait.
+//! - [`metrics`]: the Prometheus recorder and per-route request metrics.
+//! - this module: [`apply_layers`] (request id, tracing, metrics, JSON errors, limits,
+//!   timeout, compression) and [`serve`].
+
+pub mod error;
+pub mod health;
+pub mod metrics;
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+
+pub use error::{ApiError, ApiJson, ErrorBody, ErrorDetail};
+pub use health::{Check, Probe, Readiness};
+
+/// The request-id header, taken from the request when present or generated, and echoed.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// Largest non-JSON error body a layer may produce that we still quote in the JSON
+/// message; anything longer is replaced by a generic message.
+const QUOTED_ERROR_BODY_MAX_BYTES: usize = 1024;
+
+/// Limits applied to every route.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest accepted request body.
+    pub body_limit_bytes: usize,
+    /// Longest a request may run.
+    pub request_timeout: Duration,
+}
+
+/// Wrap a router in the platform's middleware, outermost first: request id, tracing span,
+/// request id echo, panic → 500, metrics, JSON errors, compression, timeout, body limits.
+pub fn apply_layers(router: Router, limits: Limits) -> Router {
+    let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
+    router
+        .layer(DefaultBodyLimit::max(limits.body_limit_bytes))
+        .layer(RequestBodyLimitLayer::new(limits.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))
+        .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn(json_errors))
+        .layer(axum::middleware::from_fn(metrics::track))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+fn request_span(request: &Request<Body>) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id = %request_id,
+    )
+}
+
+fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("handler panicked");
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal server error")
+        .into_response()
+}
+
+/// Turn any error response that is not already JSON (a 404 from the fallback, a 405, a 413
+/// from the body limit, a 408 from the timeout) into the standard JSON error body.
+async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let message = if status.is_server_error() {
+        "internal server error".to_owned()
+    } else {
+        let limited = http_body_util::Limited::new(body, QUOTED_ERROR_BODY_MAX_BYTES);
+        match limited.collect().await {
+            Ok(collected) => {
+                let text = String::from_utf8_lossy(&collected.to_bytes()).trim().to_owned();
+                if text.is_empty() { default_message(status) } else { text }
+            }
+            Err(_) => default_message(status),
+        }
+    };
+    let mut rebuilt =
+        ApiError::new(status, ApiError::code_for_status(status), message).into_response();
+    // Keep headers the layer set on purpose (Allow on 405, Retry-After on 429/503).
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            rebuilt.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    rebuilt
+}
+
+fn default_message(status: StatusCode) -> String {
+    status.canonical_reason().unwrap_or("error").to_lowercase()
+}
+
+/// The JSON 404 for unmatched routes.
+pub async fn not_found(request: Request) -> ApiError {
+    ApiError::not_found(format!("no route for {} {}", request.method(), request.uri().path()))
+}
+
+/// Serve `router` on `listener` until `shutdown` resolves, then stop accepting and let
+/// in-flight requests finish, for at most `grace`.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        shutdown.await;
+        let _ = signalled_tx.send(());
+    };
+    let server =
+        axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+            .with_graceful_shutdown(shutdown);
+    let server = std::pin::pin!(server.into_future());
+    tokio::select! {
+        result = server => result,
+        () = async {
+            // Only after the signal does the grace period start.
+            let _ = signalled_rx.await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!(grace_ms = grace.as_millis() as u64, "shutdown grace period elapsed; dropping in-flight requests");
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; draining in-flight requests");
+}
+
+/// A `Content-Type` value for HTML pages.
+pub fn html_content_type() -> HeaderValue {
+    HeaderValue::from_static("text/html; charset=utf-8")
+}

@@ -1,0 +1,259 @@
+//! One handle over SQLite (the embedded default: a WAL-mode file in the data dir) and
+//! PostgreSQL (scale-out), with per-system migrations applied at start.
+//!
+//! Systems write their queries once and run them on either backend with
+//! [`sql_dispatch!`](crate::sql_dispatch): both drivers accept `$1`-style parameters, so the
+//! same text usually works; where the dialects differ (DDL, upserts) a system keeps two
+//! migration folders. Each system's migrations are recorded in a table of its own
+//! (`_migrations_<system>`), so systems never trip over each other's version numbers.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::config::{SqlConfig, redact_url};
+
+/// SQLite waits this long for a competing writer's lock before failing a statement.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why the database could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SqlError {
+    /// The URL is neither `sqlite:` nor `postgres:`/`postgresql:`.
+    #[error("unsupported SQL URL {url}: expected sqlite://... or postgres://...")]
+    UnsupportedUrl {
+        /// The redacted URL.
+        url: String,
+    },
+    /// The URL parsed but the database could not be reached or opened.
+    #[error("cannot connect to {url}: {source}")]
+    Connect {
+        /// The redacted URL.
+        url: String,
+        /// The driver's error.
+        source: sqlx::Error,
+    },
+    /// A migration failed.
+    #[error("migrations of {system} failed on {url}: {source}")]
+    Migrate {
+        /// The system whose migrations failed.
+        system: String,
+        /// The redacted URL.
+        url: String,
+        /// The migrator's error.
+        source: sqlx::migrate::MigrateError,
+    },
+    /// A query failed.
+    #[error(transparent)]
+    Query(#[from] sqlx::Error),
+}
+
+/// Which engine a [`Sql`] handle talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqlBackend {
+    /// The embedded default.
+    Sqlite,
+    /// The scale-out engine.
+    Postgres,
+}
+
+/// A pooled connection to the configured database. Cheap to clone.
+#[derive(Debug, Clone)]
+pub enum Sql {
+    /// SQLite file in WAL mode.
+    Sqlite(SqlitePool),
+    /// PostgreSQL.
+    Postgres(PgPool),
+}
+
+/// Run the same query code on whichever pool the handle holds: `$pool` is bound to the
+/// concrete pool in each arm, so the body is compiled once per driver.
+///
+/// ```no_run
+/// # async fn count(sql: &blueprint_platform::sql::Sql) -> Result<i64, sqlx::Error> {
+/// use blueprint_platform::sql_dispatch;
+/// let users: i64 = sql_dispatch!(sql, pool => {
+///     sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(pool).await
+/// })?;
+/// # Ok(users) }
+/// ```
+#[macro_export]
+macro_rules! sql_dispatch {
+    ($sql:expr, $pool:ident => $body:expr) => {
+        match $sql {
+            $crate::sql::Sql::Sqlite($pool) => $body,
+            $crate::sql::Sql::Postgres($pool) => $body,
+        }
+    };
+}
+
+impl Sql {
+    /// Connect according to `config`, with `url` already resolved (see
+    /// [`Config::sql_url`](crate::config::Config::sql_url)). For SQLite the parent directory
+    /// and the file are created; for PostgreSQL the configured schema is created and put on
+    /// the search path of every connection.
+    pub async fn connect(url: &str, config: &SqlConfig) -> Result<Sql, SqlError> {
+        let redacted = redact_url(url);
+        let connect_error = |source| SqlError::Connect { url: redacted.clone(), source };
+        let acquire_timeout = Duration::from_millis(config.acquire_timeout_ms);
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(connect_error)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                .foreign_keys(true);
+            if let Some(parent) = options.get_filename().parent()
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent).map_err(|e| connect_error(sqlx::Error::Io(e)))?;
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(config.max_connections.max(1))
+                .acquire_timeout(acquire_timeout)
+                .connect_with(options)
+                .await
+                .map_err(connect_error)?;
+            Ok(Sql::Sqlite(pool))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let mut options = PgConnectOptions::from_str(url).map_err(connect_error)?;
+            if let Some(schema) = &config.schema {
+                validate_identifier(schema)
+                    .map_err(|reason| connect_error(sqlx::Error::Configuration(reason.into())))?;
+                let bootstrap = PgPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(acquire_timeout)
+                    .connect_with(options.clone())
+                    .await
+                    .map_err(connect_error)?;
+                // The name was validated as a plain identifier just above.
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
+                )))
+                .execute(&bootstrap)
+                .await
+                .map_err(connect_error)?;
+                bootstrap.close().await;
+                options = options.options([("search_path", schema.as_str())]);
+            }
+            let pool = PgPoolOptions::new()
+                .max_connections(config.max_connections.max(1))
+                .acquire_timeout(acquire_timeout)
+                .connect_with(options)
+                .await
+                .map_err(connect_error)?;
+            Ok(Sql::Postgres(pool))
+        } else {
+            Err(SqlError::UnsupportedUrl { url: redacted })
+        }
+    }
+
+    /// Which engine this is.
+    pub fn backend(&self) -> SqlBackend {
+        match self {
+            Sql::Sqlite(_) => SqlBackend::Sqlite,
+            Sql::Postgres(_) => SqlBackend::Postgres,
+        }
+    }
+
+    /// Apply `system`'s migrations for this backend, recorded in `_migrations_<system>`.
+    pub async fn migrate(
+        &self,
+        system: &str,
+        sqlite: &Migrator,
+        postgres: &Migrator,
+    ) -> Result<(), SqlError> {
+        let source = match self {
+            Sql::Sqlite(_) => sqlite,
+            Sql::Postgres(_) => postgres,
+        };
+        let mut migrator = Migrator::with_migrations(source.iter().cloned().collect());
+        migrator.dangerous_set_table_name(format!("_migrations_{system}"));
+        let result = match self {
+            Sql::Sqlite(pool) => migrator.run(pool).await,
+            Sql::Postgres(pool) => migrator.run(pool).await,
+        };
+        result.map_err(|source| SqlError::Migrate {
+            system: system.into(),
+            url: self.describe(),
+            source,
+        })
+    }
+
+    /// `SELECT 1`.
+    pub async fn ping(&self) -> Result<(), SqlError> {
+        sql_dispatch!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// A short, secret-free description for logs and `/readyz`.
+    pub fn describe(&self) -> String {
+        match self {
+            Sql::Sqlite(pool) => {
+                format!("sqlite://{}", pool.connect_options().get_filename().display())
+            }
+            Sql::Postgres(pool) => {
+                let options = pool.connect_options();
+                format!(
+                    "postgres://{}:{}/{}",
+                    options.get_host(),
+                    options.get_port(),
+                    options.get_database().unwrap_or("")
+                )
+            }
+        }
+    }
+
+    /// Close every connection.
+    pub async fn close(&self) {
+        sql_dispatch!(self, pool => pool.close().await)
+    }
+}
+
+/// Schema names are interpolated into DDL, so only plain identifiers are allowed.
+fn validate_identifier(name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && name.len() <= 63
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if valid {
+        Ok(())
+    } else {
+        Err(format!("invalid schema name {name:?}: use letters, digits and _ (max 63)"))
+    }
+}
+
+/// The `/readyz` probe for the database.
+#[derive(Debug, Clone)]
+pub struct SqlProbe(pub Sql);
+
+impl crate::http::Probe for SqlProbe {
+    fn name(&self) -> String {
+        "sql".into()
+    }
+    fn target(&self) -> String {
+        self.0.describe()
+    }
+    fn check(&self) -> futures::future::BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move { self.0.ping().await.map_err(|e| e.to_string()) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_names_must_be_plain_identifiers() {
+        assert!(validate_identifier("bp_test_1").is_ok());
+        assert!(validate_identifier("x\"; DROP TABLE users; --").is_err());
+        assert!(validate_identifier("1abc").is_err());
+        assert!(validate_identifier("").is_err());
+    }
+}
