@@ -3,9 +3,6 @@
 //! `blueprint up` runs every registered system in one process; `blueprint <system> serve`
 //! runs one alone; `blueprint config show` prints the effective configuration.
 
-mod cli;
-mod registry;
-
 fn main() -> std::process::ExitCode {
-    cli::main(registry::systems())
+    blueprint::cli::main(blueprint::registry::systems())
 }

@@ -1,0 +1,120 @@
+//! The `blueprint` binary as a user runs it: exit codes, config errors, `config show`,
+//! `up` serving the console and shutting down cleanly on SIGTERM.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_blueprint");
+
+fn blueprint(args: &[&str], dir: &std::path::Path) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("BLUEPRINT_CONFIG")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn version_prints_the_crate_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = blueprint(&["version"], dir.path());
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        format!("blueprint {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn a_malformed_config_exits_2_naming_the_file_and_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("blueprint.toml");
+    std::fs::write(&path, "[server]\nport = \"eighty\"\n").unwrap();
+    let output = blueprint(&["--config", path.to_str().unwrap(), "config", "show"], dir.path());
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("blueprint.toml") && stderr.contains("port"), "{stderr}");
+
+    std::fs::write(&path, "[server]\nprot = 1\n").unwrap();
+    let output = blueprint(&["--config", path.to_str().unwrap(), "config", "show"], dir.path());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("prot"));
+
+    let output = blueprint(&["--config", "/nonexistent/blueprint.toml", "up"], dir.path());
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn config_show_prints_the_effective_config_with_secrets_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("blueprint.toml");
+    std::fs::write(&path, "[sql]\nurl = \"postgres://app:hunter2@db.internal/bp\"\n").unwrap();
+    let output = Command::new(BIN)
+        .args(["--config", path.to_str().unwrap(), "config", "show"])
+        .env("BLUEPRINT_SERVER__PORT", "9191")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("port = 9191"), "env overrides the file: {stdout}");
+    assert!(stdout.contains("app:***@db.internal"), "{stdout}");
+    assert!(!stdout.contains("hunter2"), "{stdout}");
+}
+
+#[test]
+fn up_serves_health_and_the_console_then_exits_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let mut child = Command::new(BIN)
+        .args([
+            "up",
+            "--port",
+            &port.to_string(),
+            "--data-dir",
+            dir.path().join("data").to_str().unwrap(),
+        ])
+        .current_dir(dir.path())
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let banner = lines.next().unwrap().unwrap();
+    assert!(banner.contains(&format!("127.0.0.1:{port}")), "{banner}");
+
+    let get = |path: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match reqwest::blocking::get(format!("http://127.0.0.1:{port}{path}")) {
+                Ok(response) => return response,
+                Err(error) if Instant::now() > deadline => panic!("{path}: {error}"),
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    };
+    assert_eq!(get("/healthz").status(), 200);
+    assert_eq!(get("/readyz").status(), 200);
+    assert!(get("/metrics").text().unwrap().contains("http_requests_total"));
+    assert!(get("/").text().unwrap().contains("Blueprint"));
+    assert!(dir.path().join("data/blueprint.db").exists(), "SQLite file in the data dir");
+
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "did not exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+}

@@ -1,0 +1,52 @@
+//! The console in a real browser: headless Debian Chromium driven by playwright-core
+//! (`tests/browser/console.mjs`), against an app running exactly the registered systems.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use blueprint_testkit::{Backends, REQUIRE_SERVICES_ENV, spawn_app};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Why the browser test cannot run here, if it cannot.
+fn missing_prerequisite(root: &Path) -> Option<String> {
+    if !Path::new("/usr/bin/chromium").exists() {
+        return Some("/usr/bin/chromium is not installed (apt-get install chromium)".into());
+    }
+    if !root.join("node_modules/playwright-core").exists() {
+        return Some("node_modules/playwright-core is missing (npm ci)".into());
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        return Some("node is not installed".into());
+    }
+    None
+}
+
+#[tokio::test]
+async fn the_console_lists_every_system_in_a_real_browser() {
+    let root = repo_root();
+    if let Some(reason) = missing_prerequisite(&root) {
+        if std::env::var(REQUIRE_SERVICES_ENV).as_deref() == Ok("1") {
+            panic!("browser test cannot run: {reason}");
+        }
+        eprintln!("skipped: browser test: {reason}");
+        return;
+    }
+    let app = spawn_app(Backends::default(), blueprint::registry::systems()).await.unwrap();
+    let base = app.url("");
+    let script = root.join("tests/browser/console.mjs");
+    let output = tokio::process::Command::new("node")
+        .arg(&script)
+        .arg(&base)
+        .current_dir(&root)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "browser test failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("console lists"), "{stdout}");
+}

@@ -1,0 +1,55 @@
+// Drives the Blueprint console in headless Debian Chromium and checks that it lists every
+// system the server reports, with its state and, for running systems, a link to its page.
+// Usage: node tests/browser/console.mjs http://127.0.0.1:PORT [screenshot.png]
+import { chromium } from "playwright-core";
+
+const base = process.argv[2];
+const screenshot = process.argv[3];
+if (!base) {
+  console.error("usage: console.mjs BASE_URL [SCREENSHOT]");
+  process.exit(2);
+}
+
+const expected = await (await fetch(`${base}/api/v1/systems`)).json();
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+});
+const failures = [];
+try {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  await page.goto(`${base}/`);
+  await page.waitForFunction(
+    (count) => document.querySelectorAll("#systems tr").length === count,
+    expected.length,
+    { timeout: 10_000 },
+  );
+  for (const system of expected) {
+    const row = page.locator(`#systems tr[data-system="${system.name}"]`);
+    if ((await row.count()) !== 1) {
+      failures.push(`${system.name}: no row`);
+      continue;
+    }
+    const text = await row.innerText();
+    if (!text.includes(system.title)) failures.push(`${system.name}: title missing in "${text}"`);
+    if ((await row.getAttribute("data-state")) !== system.state) {
+      failures.push(`${system.name}: state ${await row.getAttribute("data-state")} != ${system.state}`);
+    }
+    const links = await row.locator("a").count();
+    if (system.page && links !== 1) failures.push(`${system.name}: running but no link to ${system.page}`);
+    if (!system.page && links !== 0) failures.push(`${system.name}: planned but linked`);
+  }
+  const summary = await page.locator("#summary").innerText();
+  if (!summary.includes(`${expected.length} systems`)) failures.push(`summary says "${summary}"`);
+  if (errors.length) failures.push(`page errors: ${errors.join("; ")}`);
+  if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
+} finally {
+  await browser.close();
+}
+if (failures.length) {
+  console.error(failures.join("\n"));
+  process.exit(1);
+}
+console.log(`console lists ${expected.length} systems`);
