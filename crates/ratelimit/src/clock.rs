@@ -1,0 +1,74 @@
+//! Clocks: where stores get `now`. Injected, so tests control time.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use crate::core::Nanos;
+
+/// A monotonic source of [`Nanos`].
+pub trait Clock: Send + Sync + 'static {
+    /// Nanoseconds since this clock's origin; never decreases.
+    fn now(&self) -> Nanos;
+}
+
+/// The real monotonic clock (`std::time::Instant`), origin at construction.
+#[derive(Debug, Clone, Copy)]
+pub struct MonotonicClock {
+    origin: Instant,
+}
+
+impl MonotonicClock {
+    /// A clock starting at 0 now.
+    pub fn new() -> Self {
+        Self { origin: Instant::now() }
+    }
+}
+
+impl Default for MonotonicClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for MonotonicClock {
+    #[inline]
+    fn now(&self) -> Nanos {
+        // u64 nanoseconds overflow after 584 years of uptime.
+        self.origin.elapsed().as_nanos() as Nanos
+    }
+}
+
+/// A clock that moves only when told: for tests and simulations.
+#[derive(Debug, Default)]
+pub struct ManualClock {
+    now: AtomicU64,
+}
+
+impl ManualClock {
+    /// A clock reading `start`.
+    pub fn new(start: Nanos) -> Self {
+        Self { now: AtomicU64::new(start) }
+    }
+
+    /// Moves the clock forward by `by` nanoseconds.
+    pub fn advance(&self, by: Nanos) {
+        self.now.fetch_add(by, Ordering::SeqCst);
+    }
+
+    /// Sets the clock (never backwards: a smaller value is ignored).
+    pub fn set(&self, to: Nanos) {
+        self.now.fetch_max(to, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Nanos {
+        self.now.load(Ordering::SeqCst)
+    }
+}
+
+impl<C: Clock> Clock for std::sync::Arc<C> {
+    fn now(&self) -> Nanos {
+        (**self).now()
+    }
+}

@@ -1,0 +1,45 @@
+//! Rate limiter (System Design Interview, chapter 4): the book's five algorithms, a local
+//! and a Redis store, Lyft-compatible rules with hot reload, and a tower layer for axum.
+//!
+//! **What it is:** a library that decides, for a request described by descriptors
+//! (client IP, API key, user, route, ...), whether it may proceed now, later (the
+//! leaking bucket's queue) or not at all, with the numbers the HTTP headers need.
+//! **What it is not:** an HTTP service or binary (the `blueprint` binary wires
+//! [`layer::RateLimitLayer`] and the check API), nor a metrics exporter (it emits
+//! `metrics` counters; the binary installs the recorder).
+//!
+//! # Layout
+//! - [`core`]: the pure algorithms behind the [`core::Algorithm`] trait: token bucket,
+//!   leaking bucket, fixed window, sliding log, sliding counter. Time is passed in.
+//!   [`core::measure`] replays a trace to measure the counter's error against the log.
+//! - [`clock`]: the injectable [`clock::Clock`].
+//! - [`local`]: the in-process keyed store (sharded, bounded, idle eviction) and the
+//!   lock-free single-key [`local::DirectLimiter`].
+//!
+//! # Limits
+//! Every limit is a named constant: [`core::LIMIT_MAX`] requests per window,
+//! [`core::LOG_LIMIT_MAX`] for the sliding log (memory per admitted request),
+//! [`core::PERIOD_MAX`] (one year) per window; absurd parameters are refused when a
+//! limiter is built, never at request time. The local store never holds more than its
+//! configured `max_keys`.
+//!
+//! # Example
+//! ```
+//! use blueprint_ratelimit::core::{Algorithm, TokenBucket, NANOS_PER_SECOND as S};
+//!
+//! // The book's figure 4-6: a bucket of 4 tokens refilled 4 per minute.
+//! let bucket = TokenBucket::new(4, 4, 60 * S)?;
+//! let mut state = 0; // one u64 per key
+//! for _ in 0..4 {
+//!     assert!(bucket.check(&mut state, 0, 1).allowed);
+//! }
+//! let denied = bucket.check(&mut state, 0, 1);
+//! assert!(!denied.allowed);
+//! assert_eq!(denied.retry_after_ns, 15 * S); // one token every 15 s
+//! # Ok::<(), blueprint_ratelimit::core::ParamError>(())
+//! ```
+#![deny(missing_docs)]
+
+pub mod clock;
+pub mod core;
+pub mod local;
