@@ -1,0 +1,140 @@
+//! The block cache: decompressed, verified data blocks kept in memory, bounded in bytes
+//! (the book's "frequently used data in memory, the rest on disk"). Sharded so that
+//! concurrent readers rarely contend; each shard evicts its least recently used block.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::sstable::block::Block;
+
+/// Shards of the cache: enough that two cores rarely collide, few enough that each shard
+/// still holds many blocks.
+const SHARD_COUNT: usize = 16;
+
+/// Identifies a block: the table's file id (never reused) and the block's offset.
+pub(crate) type BlockKey = (u64, u64);
+
+struct Shard {
+    capacity_bytes: usize,
+    used_bytes: usize,
+    tick: u64,
+    blocks: HashMap<BlockKey, (Arc<Block>, u64)>,
+    /// Last-use tick → key: the first entry is the least recently used.
+    recency: BTreeMap<u64, BlockKey>,
+}
+
+impl Shard {
+    fn get(&mut self, key: BlockKey) -> Option<Arc<Block>> {
+        self.tick += 1;
+        let tick = self.tick;
+        let (block, last_used) = self.blocks.get_mut(&key)?;
+        self.recency.remove(last_used);
+        *last_used = tick;
+        self.recency.insert(tick, key);
+        Some(Arc::clone(block))
+    }
+
+    fn insert(&mut self, key: BlockKey, block: Arc<Block>) {
+        let charge = block.charge();
+        if charge > self.capacity_bytes {
+            return;
+        }
+        self.tick += 1;
+        if let Some((old, last_used)) = self.blocks.insert(key, (block, self.tick)) {
+            self.recency.remove(&last_used);
+            self.used_bytes -= old.charge();
+        }
+        self.recency.insert(self.tick, key);
+        self.used_bytes += charge;
+        while self.used_bytes > self.capacity_bytes {
+            let Some((_, victim)) = self.recency.pop_first() else {
+                break;
+            };
+            if let Some((evicted, _)) = self.blocks.remove(&victim) {
+                self.used_bytes -= evicted.charge();
+            }
+        }
+    }
+}
+
+/// A byte-bounded cache of data blocks shared by every table of a database.
+pub(crate) struct BlockCache {
+    shards: Vec<Mutex<Shard>>,
+}
+
+impl BlockCache {
+    pub(crate) fn new(capacity_bytes: usize) -> Self {
+        let shards = (0..SHARD_COUNT)
+            .map(|_| {
+                Mutex::new(Shard {
+                    capacity_bytes: capacity_bytes / SHARD_COUNT,
+                    used_bytes: 0,
+                    tick: 0,
+                    blocks: HashMap::new(),
+                    recency: BTreeMap::new(),
+                })
+            })
+            .collect();
+        Self { shards }
+    }
+
+    fn shard(&self, key: BlockKey) -> &Mutex<Shard> {
+        let hash = key.0.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (key.1 >> 12);
+        &self.shards[(hash as usize) % SHARD_COUNT]
+    }
+
+    pub(crate) fn get(&self, key: BlockKey) -> Option<Arc<Block>> {
+        self.shard(key).lock().get(key)
+    }
+
+    pub(crate) fn insert(&self, key: BlockKey, block: Arc<Block>) {
+        self.shard(key).lock().insert(key, block);
+    }
+
+    /// Bytes currently held.
+    pub(crate) fn used_bytes(&self) -> usize {
+        self.shards.iter().map(|shard| shard.lock().used_bytes).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sstable::block::BlockBuilder;
+
+    fn block_of(bytes: usize) -> Arc<Block> {
+        let mut builder = BlockBuilder::default();
+        builder.add(&crate::entry::Entry {
+            key: b"k".to_vec(),
+            seq: 1,
+            kind: crate::entry::Kind::Put,
+            expires_at_ms: 0,
+            value: vec![7; bytes],
+        });
+        Arc::new(Block::decode(builder.finish()).expect("block"))
+    }
+
+    #[test]
+    fn the_cache_never_holds_more_than_its_capacity() {
+        let cache = BlockCache::new(SHARD_COUNT * 10_000);
+        for offset in 0..1_000u64 {
+            cache.insert((1, offset * 4096), block_of(1_000));
+        }
+        assert!(cache.used_bytes() <= SHARD_COUNT * 10_000, "{}", cache.used_bytes());
+        assert!(cache.used_bytes() > 0);
+    }
+
+    #[test]
+    fn a_recently_used_block_outlives_an_older_one() {
+        let cache = BlockCache::new(SHARD_COUNT * 3_000);
+        let mut shard = cache.shards[0].lock();
+        shard.insert((1, 0), block_of(1_000));
+        shard.insert((1, 1), block_of(1_000));
+        assert!(shard.get((1, 0)).is_some());
+        shard.insert((1, 2), block_of(1_000));
+        assert!(shard.get((1, 0)).is_some(), "recently used block was evicted");
+        assert!(shard.get((1, 1)).is_none(), "least recently used block survived");
+    }
+}
