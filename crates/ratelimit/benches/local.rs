@@ -2,8 +2,8 @@
 //!
 //! `cargo bench -p blueprint-ratelimit --bench local -- --warm-up-time 1 --measurement-time 3`
 //!
-//! Both sides read their real clock on every decision (governor: quanta; ours:
-//! `std::time::Instant`) and use a quota high enough that decisions are admissions, the
+//! Both sides read their real clock on every decision (both quanta: see
+//! `clock::FastClock`) and use a quota high enough that decisions are admissions, the
 //! path that writes state. Bytes per key are printed at the start: computed from the
 //! table's capacity (see `LocalStore::bytes_per_key`) and cross-checked against the
 //! process's resident memory growth for 1 M keys, for us and for governor.
@@ -12,7 +12,7 @@
 use std::hint::black_box;
 use std::num::NonZeroU32;
 
-use blueprint_ratelimit::clock::{Clock, MonotonicClock};
+use blueprint_ratelimit::clock::{Clock, FastClock};
 use blueprint_ratelimit::core::{
     AlgorithmKind, AnyState, LimitSpec, NANOS_PER_SECOND, TokenBucket,
 };
@@ -35,7 +35,7 @@ fn single_key(c: &mut Criterion) {
     let mut g = c.benchmark_group("single_key");
     let gov = RateLimiter::direct(quota());
     g.bench_function("governor", |b| b.iter(|| black_box(gov.check().is_ok())));
-    let clock = MonotonicClock::new();
+    let clock = FastClock::new();
     let ours = DirectLimiter::new(bucket());
     g.bench_function("ours", |b| b.iter(|| black_box(ours.check(clock.now(), 1).allowed)));
     g.finish();
@@ -51,7 +51,7 @@ fn keyed(c: &mut Criterion) {
             black_box(gov.check_key(&i).is_ok())
         })
     });
-    let clock = MonotonicClock::new();
+    let clock = FastClock::new();
     let store: LocalStore<u64, u64> = LocalStore::new(LocalStoreConfig::default()).unwrap();
     let tb = bucket();
     g.bench_function("ours", |b| {
@@ -83,7 +83,7 @@ fn rss_bytes() -> Option<u64> {
 
 fn bytes_per_key(_: &mut Criterion) {
     const N: u64 = 1_000_000;
-    let clock = MonotonicClock::new();
+    let clock = FastClock::new();
     let before = rss_bytes().unwrap_or(0);
     let store: LocalStore<u64, u64> =
         LocalStore::new(LocalStoreConfig { max_keys: 2_000_000, shards: 64 }).unwrap();

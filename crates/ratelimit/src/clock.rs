@@ -38,6 +38,37 @@ impl Clock for MonotonicClock {
     }
 }
 
+/// The fast monotonic clock: `quanta` reads the CPU's time-stamp counter (a few
+/// nanoseconds) where `Instant::now` may cost a system call under a hypervisor (~70 ns
+/// measured on this project's VMs). This is the default for stores; origin at construction.
+#[derive(Debug, Clone)]
+pub struct FastClock {
+    clock: quanta::Clock,
+    origin: quanta::Instant,
+}
+
+impl FastClock {
+    /// A clock starting at 0 now.
+    pub fn new() -> Self {
+        let clock = quanta::Clock::new();
+        let origin = clock.now();
+        Self { clock, origin }
+    }
+}
+
+impl Default for FastClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for FastClock {
+    #[inline]
+    fn now(&self) -> Nanos {
+        self.clock.now().saturating_duration_since(self.origin).as_nanos() as Nanos
+    }
+}
+
 /// A clock that moves only when told: for tests and simulations.
 #[derive(Debug, Default)]
 pub struct ManualClock {

@@ -43,3 +43,4 @@
 pub mod clock;
 pub mod core;
 pub mod local;
+pub mod rules;

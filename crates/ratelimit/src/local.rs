@@ -18,11 +18,10 @@
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
-use xxhash_rust::xxh3::Xxh3;
 
 use crate::core::{Algorithm, Decision, LimiterState, Nanos};
 
@@ -68,10 +67,58 @@ pub enum LocalStoreError {
     },
 }
 
-/// `BuildHasher` for xxh3 with a seed.
+/// A seeded hasher for keys: one-shot `xxh3` for byte strings (IPs, API keys), a
+/// folded multiply for integers. `xxhash_rust`'s streaming `Xxh3` was not used: building
+/// it with a seed derives a 192-byte secret, which cost more than the whole decision.
 #[derive(Debug, Clone, Copy)]
 pub struct SeededXxh3 {
     seed: u64,
+}
+
+/// The [`Hasher`] of [`SeededXxh3`].
+#[derive(Debug, Clone, Copy)]
+pub struct KeyHasher {
+    state: u64,
+}
+
+const MULTIPLIER: u64 = 0x9E37_79B9_7F4A_7C15;
+
+#[inline]
+fn folded_multiply(a: u64, b: u64) -> u64 {
+    let full = u128::from(a) * u128::from(b);
+    (full as u64) ^ ((full >> 64) as u64)
+}
+
+impl Hasher for KeyHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        self.state = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.state);
+    }
+
+    #[inline]
+    fn write_u8(&mut self, x: u8) {
+        self.write_u64(u64::from(x));
+    }
+
+    #[inline]
+    fn write_u32(&mut self, x: u32) {
+        self.write_u64(u64::from(x));
+    }
+
+    #[inline]
+    fn write_u64(&mut self, x: u64) {
+        self.state = folded_multiply(self.state ^ x, MULTIPLIER);
+    }
+
+    #[inline]
+    fn write_usize(&mut self, x: usize) {
+        self.write_u64(x as u64);
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        folded_multiply(self.state, 0xA076_1D64_78BD_642F)
+    }
 }
 
 impl SeededXxh3 {
@@ -82,10 +129,10 @@ impl SeededXxh3 {
 }
 
 impl BuildHasher for SeededXxh3 {
-    type Hasher = Xxh3;
+    type Hasher = KeyHasher;
     #[inline]
-    fn build_hasher(&self) -> Xxh3 {
-        Xxh3::with_seed(self.seed)
+    fn build_hasher(&self) -> KeyHasher {
+        KeyHasher { state: self.seed }
     }
 }
 
