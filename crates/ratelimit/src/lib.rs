@@ -15,6 +15,11 @@
 //! - [`clock`]: the injectable [`clock::Clock`].
 //! - [`local`]: the in-process keyed store (sharded, bounded, idle eviction) and the
 //!   lock-free single-key [`local::DirectLimiter`].
+//! - [`redis_store`]: the Redis store: one Lua script, one round trip per decision.
+//! - [`rules`]: Lyft ratelimit's YAML, compiled to a descriptor tree; [`watch`] reloads
+//!   it from disk when it changes.
+//! - [`limiter`]: the engine (rules + store + clock + fail policy + metrics) that the
+//!   layer and the check API share.
 //!
 //! # Limits
 //! Every limit is a named constant: [`core::LIMIT_MAX`] requests per window,
@@ -42,5 +47,8 @@
 
 pub mod clock;
 pub mod core;
+pub mod limiter;
 pub mod local;
+pub mod redis_store;
 pub mod rules;
+pub mod watch;

@@ -279,11 +279,12 @@ impl Children {
         if let Some(node) = self.exact.get(&entry.key).and_then(|m| m.get(&entry.value)) {
             return Some(node);
         }
-        if let Some(list) = self.prefix.get(&entry.key) {
-            if let Some((_, node)) = list.iter().find(|(p, _)| entry.value.starts_with(p.as_str()))
-            {
-                return Some(node);
-            }
+        if let Some((_, node)) = self
+            .prefix
+            .get(&entry.key)
+            .and_then(|list| list.iter().find(|(p, _)| entry.value.starts_with(p.as_str())))
+        {
+            return Some(node);
         }
         self.any.get(&entry.key)
     }

@@ -42,6 +42,11 @@ impl FixedWindow {
     }
 
     /// The state as seen at `now` (rolled into the current window).
+    /// The window length in nanoseconds.
+    pub fn window_ns(&self) -> Nanos {
+        self.window_ns
+    }
+
     fn current(&self, state: &FixedWindowState, now: Nanos) -> FixedWindowState {
         if now < state.window_end {
             *state

@@ -44,6 +44,11 @@ impl SlidingWindowCounter {
         })
     }
 
+    /// The window length in nanoseconds.
+    pub fn window_ns(&self) -> Nanos {
+        self.window_ns
+    }
+
     fn current(&self, state: &SlidingCounterState, now: Nanos) -> SlidingCounterState {
         if now < state.window_end {
             return *state;

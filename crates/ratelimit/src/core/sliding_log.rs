@@ -56,6 +56,11 @@ impl SlidingWindowLog {
         })
     }
 
+    /// The window length in nanoseconds.
+    pub fn window_ns(&self) -> Nanos {
+        self.window_ns
+    }
+
     /// Index of the first timestamp still inside the window ending at `now`.
     fn first_live(&self, times: &VecDeque<Nanos>, now: Nanos) -> usize {
         times.partition_point(|t| t.saturating_add(self.window_ns) <= now)
