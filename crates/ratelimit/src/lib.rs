@@ -20,6 +20,7 @@
 //!   it from disk when it changes.
 //! - [`limiter`]: the engine (rules + store + clock + fail policy + metrics) that the
 //!   layer and the check API share.
+//! - [`layer`]: the tower layer for axum: descriptors from the request, 429 + headers.
 //!
 //! # Limits
 //! Every limit is a named constant: [`core::LIMIT_MAX`] requests per window,
@@ -47,6 +48,7 @@
 
 pub mod clock;
 pub mod core;
+pub mod layer;
 pub mod limiter;
 pub mod local;
 pub mod redis_store;
