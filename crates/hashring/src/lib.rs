@@ -13,7 +13,7 @@
 //! hashing with bounded loads; [`experiment`] measures the book's claims on all of them.
 //!
 //! What it is not: a membership or failure detector (callers say who is in the ring), a
-//! network service (the HTTP layer is the `blueprint` binary's; `api` holds its pure
+//! network service (the HTTP layer is the `blueprint` binary's; [`api`] holds its pure
 //! request/response functions), or a data mover (it says which ranges move, not how).
 //!
 //! # Layout
@@ -25,7 +25,7 @@
 //! - [`placement`]: the [`Placement`] trait, [`Algorithm`], [`placement::build`].
 //! - [`modulo`], [`jump`], [`rendezvous`], [`maglev`], [`bounded`]: the comparison algorithms.
 //! - [`experiment`]: the book's claims as pure functions returning tables.
-//! - `api` (next): JSON types and pure handlers for the console page.
+//! - [`api`]: JSON types and pure handlers for the console page (`web/index.html`).
 //! - [`cli`]: `blueprint hashring experiment`.
 //!
 //! # Limits
@@ -65,7 +65,7 @@
 //! # Ok(())
 //! # }
 //! ```
-
+pub mod api;
 pub mod bounded;
 pub mod cli;
 pub mod error;

@@ -220,7 +220,7 @@ impl<H: RingHash> Ring<H> {
             self.walk_distinct_zones(start, want, &mut chosen);
         }
         self.walk_distinct_nodes(start, want, &mut chosen);
-        chosen.order.into_iter().map(|owner| &self.members[owner as usize].node).collect()
+        chosen.as_slice().iter().map(|&owner| &self.members[owner as usize].node).collect()
     }
 
     /// Adds `node`. Refuses a duplicate id or a weight needing more than the point limits.
@@ -400,20 +400,25 @@ impl<H: RingHash> Ring<H> {
     }
 
     fn walk_distinct_nodes(&self, start: usize, want: usize, chosen: &mut Chosen) {
-        let count = self.positions.len();
-        for step in 0..count {
+        let count = self.owners.len();
+        let mut point = start;
+        for _ in 0..count {
             if chosen.len() >= want {
                 return;
             }
-            let owner = self.owners[(start + step) % count];
+            let owner = self.owners[point];
             if !chosen.contains(owner) {
                 chosen.push(owner);
+            }
+            point += 1;
+            if point == count {
+                point = 0;
             }
         }
     }
 
     fn walk_distinct_zones(&self, start: usize, want: usize, chosen: &mut Chosen) {
-        let count = self.positions.len();
+        let count = self.owners.len();
         let mut zones: Vec<&Zone> = Vec::with_capacity(want);
         for step in 0..count {
             if chosen.len() >= want {
@@ -435,38 +440,60 @@ impl<H: RingHash> Ring<H> {
     }
 }
 
-/// Up to this many replicas, "already chosen?" is a scan of the chosen list (no extra
-/// allocation); above it, a bitmap over members keeps the walk O(points).
+/// Up to this many replicas, the chosen members live in a stack array and "already
+/// chosen?" is a scan of it (no allocation); above it, a bitmap over members keeps the walk
+/// O(points).
 const SMALL_REPLICA_COUNT: usize = 16;
 
-/// The members chosen so far by a replica walk.
-struct Chosen {
-    order: Vec<u32>,
-    seen: Vec<bool>,
+/// The members chosen so far by a replica walk, in order.
+enum Chosen {
+    Small { owners: [u32; SMALL_REPLICA_COUNT], len: usize },
+    Large { owners: Vec<u32>, seen: Vec<bool> },
 }
 
 impl Chosen {
     fn new(want: usize, members: usize) -> Self {
-        let seen = if want > SMALL_REPLICA_COUNT { vec![false; members] } else { Vec::new() };
-        Self { order: Vec::with_capacity(want), seen }
+        if want <= SMALL_REPLICA_COUNT {
+            Self::Small { owners: [0; SMALL_REPLICA_COUNT], len: 0 }
+        } else {
+            Self::Large { owners: Vec::with_capacity(want), seen: vec![false; members] }
+        }
+    }
+
+    #[inline]
+    fn as_slice(&self) -> &[u32] {
+        match self {
+            Self::Small { owners, len } => &owners[..*len],
+            Self::Large { owners, .. } => owners,
+        }
     }
 
     #[inline]
     fn len(&self) -> usize {
-        self.order.len()
+        self.as_slice().len()
     }
 
     #[inline]
     fn contains(&self, owner: u32) -> bool {
-        if self.seen.is_empty() { self.order.contains(&owner) } else { self.seen[owner as usize] }
+        match self {
+            Self::Small { owners, len } => owners[..*len].contains(&owner),
+            Self::Large { seen, .. } => seen[owner as usize],
+        }
     }
 
+    /// Callers push at most `want` owners, so the small array never overflows.
     #[inline]
     fn push(&mut self, owner: u32) {
-        if !self.seen.is_empty() {
-            self.seen[owner as usize] = true;
+        match self {
+            Self::Small { owners, len } => {
+                owners[*len] = owner;
+                *len += 1;
+            }
+            Self::Large { owners, seen } => {
+                seen[owner as usize] = true;
+                owners.push(owner);
+            }
         }
-        self.order.push(owner);
     }
 }
 
