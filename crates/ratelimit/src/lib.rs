@@ -21,6 +21,10 @@
 //! - [`limiter`]: the engine (rules + store + clock + fail policy + metrics) that the
 //!   layer and the check API share.
 //! - [`layer`]: the tower layer for axum: descriptors from the request, 429 + headers.
+//! - [`simulate`]: an algorithm against a traffic pattern → a timeline ([`cli`] prints
+//!   it; the console page `web/index.html` charts it).
+//! - [`api`]: JSON bodies; [`http`]: `router(limiter)` with the check and simulate
+//!   routes and the console page, for the binary to mount.
 //!
 //! # Limits
 //! Every limit is a named constant: [`core::LIMIT_MAX`] requests per window,
@@ -46,11 +50,15 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod api;
+pub mod cli;
 pub mod clock;
 pub mod core;
+pub mod http;
 pub mod layer;
 pub mod limiter;
 pub mod local;
 pub mod redis_store;
 pub mod rules;
+pub mod simulate;
 pub mod watch;

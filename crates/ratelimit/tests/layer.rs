@@ -145,3 +145,89 @@ fn the_rightmost_untrusted_hop_is_the_client() {
     headers.insert("x-forwarded-for", "garbage, 10.2.2.2".parse().unwrap());
     assert_eq!(ip(&headers, "10.0.0.1"), "10.2.2.2", "stop at an unparsable hop");
 }
+
+mod http_api {
+    use super::*;
+    use axum::http::header::CONTENT_TYPE;
+    use blueprint_ratelimit::http::router;
+
+    fn api() -> Router {
+        let domain = RuleSet::parse_domain(Path::new("web.yaml"), RULES).unwrap();
+        let rules = Arc::new(ArcSwap::from_pointee(RuleSet::from_domains([domain])));
+        let store = LocalStore::new(LocalStoreConfig::default()).unwrap();
+        let limiter =
+            Arc::new(RateLimiter::new(rules, Backend::Local(store), Arc::new(ManualClock::new(0))));
+        router(limiter)
+    }
+
+    async fn post(
+        app: &Router,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (StatusCode, serde_json::Value) {
+        let req = Request::post(path)
+            .header(CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let res = app.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn the_check_api_decides_like_the_layer() {
+        let app = api();
+        let body = serde_json::json!({"domain": "web", "descriptors": [{"entries": [{"key": "remote_address", "value": "1.1.1.1"}]}]});
+        for remaining in [2, 1, 0] {
+            let (status, json) = post(&app, "/api/v1/ratelimit/check", body.clone()).await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(json["allowed"], true);
+            assert_eq!(json["remaining"], remaining);
+            assert_eq!(json["limit"], 3);
+        }
+        let (_, json) = post(&app, "/api/v1/ratelimit/check", body).await;
+        assert_eq!(json["allowed"], false);
+        assert_eq!(json["retry_after_ms"], 60_000);
+        assert_eq!(json["statuses"][0]["rule"], "web.remote_address");
+    }
+
+    #[tokio::test]
+    async fn an_unknown_domain_is_a_400_naming_it() {
+        let (status, json) = post(
+            &api(),
+            "/api/v1/ratelimit/check",
+            serde_json::json!({"domain": "nope", "descriptors": []}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(json["error"]["code"], "unknown_domain");
+        assert!(json["error"]["message"].as_str().unwrap().contains("\"nope\""));
+        let (status, json) =
+            post(&api(), "/api/v1/ratelimit/check", serde_json::json!({"domain": 5})).await;
+        assert!(status.is_client_error());
+        assert_eq!(json["error"]["code"], "invalid_body");
+    }
+
+    #[tokio::test]
+    async fn the_simulate_api_returns_a_timeline_and_refuses_absurd_input() {
+        let req = serde_json::json!({"algorithm": "fixed_window", "limit": 5, "period_ms": 1000, "pattern": "boundary", "duration_ms": 4000});
+        let (status, json) = post(&api(), "/api/v1/ratelimit/simulate", req).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(json["max_accepted_in_any_period"], 10);
+        assert_eq!(json["points"].as_array().unwrap().len(), 100);
+        let bad = serde_json::json!({"algorithm": "token_bucket", "limit": 0, "period_ms": 1000, "pattern": "steady", "duration_ms": 1000});
+        let (status, json) = post(&api(), "/api/v1/ratelimit/simulate", bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(json["error"]["code"], "invalid_simulation");
+    }
+
+    #[tokio::test]
+    async fn the_console_page_is_served() {
+        let res =
+            api().oneshot(Request::get("/ratelimit/").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let html = res.into_body().collect().await.unwrap().to_bytes();
+        assert!(std::str::from_utf8(&html).unwrap().contains("/api/v1/ratelimit/simulate"));
+    }
+}
