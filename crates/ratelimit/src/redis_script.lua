@@ -39,7 +39,7 @@ for i = 1, #KEYS do
     reset = (w + 1) * period - now
     if count + hits <= limit then
       allowed, remaining = 1, limit - count - hits
-      if hits > 0 then writes[#writes + 1] = {3, wkey, hits, reset} end
+      if hits > 0 then writes[#writes + 1] = {3, wkey, hits, reset, count} end
     else
       remaining = math.max(limit - count, 0)
       if hits > limit then retry = -1 else retry = reset end
@@ -102,10 +102,24 @@ if not blocked then
     if kind == 1 then
       redis.call('SET', key, string.format('%d', w[3]), 'PX', ms(w[4]))
     elseif kind == 3 then
-      redis.call('INCRBY', key, w[3])
-      redis.call('PEXPIRE', key, ms(w[4]))
+      -- A new window's key is created with its TTL in one call; later hits keep it.
+      if w[5] == 0 then
+        redis.call('SET', key, w[3], 'PX', ms(w[4]))
+      else
+        redis.call('INCRBY', key, w[3])
+      end
     elseif kind == 4 then
-      for j = 1, hits do redis.call('ZADD', key, now, now .. ':' .. (w[3] + j)) end
+      -- One ZADD per 500 members: unpack is bounded by Lua's C stack.
+      local j = 1
+      while j <= hits do
+        local members = {}
+        for m = j, math.min(j + 499, hits) do
+          members[#members + 1] = now
+          members[#members + 1] = now .. ':' .. (w[3] + m)
+        end
+        redis.call('ZADD', key, unpack(members))
+        j = j + 500
+      end
       redis.call('PEXPIRE', key, ms(w[4]))
     else
       redis.call('HSET', key, 'w', w[3], 'c', w[4], 'p', w[5])

@@ -143,3 +143,17 @@ async fn redis_down_applies_the_configured_fail_policy() {
     let o = closed.check("api", &d, 1).await.unwrap();
     assert!(!o.allowed && o.store_failed);
 }
+
+#[tokio::test]
+async fn many_hits_at_once_are_logged_in_one_decision() {
+    let Some(url) = redis_url() else { return };
+    let rules = "domain: api\ndescriptors:\n  - key: user\n    rate_limit: { unit: hour, requests_per_unit: 5000, algorithm: sliding_window_log }\n";
+    let rl = limiter(&url, &unique_prefix("hits"), rules, FailPolicy::Closed);
+    let d = [Descriptor::new([("user", "bulk")])];
+    let o = rl.check("api", &d, 1200).await.unwrap();
+    assert!(o.allowed && !o.store_failed);
+    assert_eq!(o.summary.unwrap().remaining, 3800);
+    let o = rl.check("api", &d, 3801).await.unwrap();
+    assert!(!o.allowed);
+    assert_eq!(o.summary.unwrap().remaining, 3800, "the denied request consumed nothing");
+}
