@@ -11,7 +11,7 @@ use blueprint_hashring::experiment::{key_loads, node_set};
 use blueprint_hashring::jump::JumpHash;
 use blueprint_hashring::maglev::Maglev;
 use blueprint_hashring::rendezvous::Rendezvous;
-use blueprint_hashring::{DEFAULT_VNODES, Node, Placement, Ring, Xxh3};
+use blueprint_hashring::{DEFAULT_VNODES, Node, Placement, Ring, Spread, Xxh3};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const NODES: usize = 10;
@@ -85,6 +85,14 @@ fn lookups(c: &mut Criterion) {
         b.iter(|| {
             i = (i + 1) % KEYS;
             black_box(ours_default.replicas(black_box(keys[i].as_str()), 3))
+        })
+    });
+    let mut buffer = Vec::with_capacity(3);
+    group.bench_function("ours-reused-buffer/10x160", |b| {
+        b.iter(|| {
+            i = (i + 1) % KEYS;
+            ours_160.replicas_into(black_box(keys[i].as_str()), 3, Spread::Nodes, &mut buffer);
+            black_box(buffer.len())
         })
     });
     group.finish();

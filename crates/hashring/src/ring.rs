@@ -211,16 +211,32 @@ impl<H: RingHash> Ring<H> {
         n: usize,
         spread: Spread,
     ) -> Vec<&Node> {
+        let mut out = Vec::new();
+        self.replicas_into(key, n, spread, &mut out);
+        out
+    }
+
+    /// Like [`Ring::replicas_spread`], writing into `out` (cleared first) so that a caller
+    /// on a hot path can reuse one buffer and never allocate.
+    #[inline]
+    pub fn replicas_into<'a, K: AsRef<[u8]> + ?Sized>(
+        &'a self,
+        key: &K,
+        n: usize,
+        spread: Spread,
+        out: &mut Vec<&'a Node>,
+    ) {
+        out.clear();
         let want = n.min(self.members.len());
-        let mut chosen = Chosen::new(want, self.members.len());
         let Some(start) = self.first_point_at_or_after(self.hash_key(key)) else {
-            return Vec::new();
+            return;
         };
+        let mut chosen = Chosen::new(want, self.members.len());
         if spread == Spread::Zones {
             self.walk_distinct_zones(start, want, &mut chosen);
         }
         self.walk_distinct_nodes(start, want, &mut chosen);
-        chosen.as_slice().iter().map(|&owner| &self.members[owner as usize].node).collect()
+        out.extend(chosen.as_slice().iter().map(|&owner| &self.members[owner as usize].node));
     }
 
     /// Adds `node`. Refuses a duplicate id or a weight needing more than the point limits.
