@@ -1,8 +1,10 @@
 //! The block cache: decompressed, verified data blocks kept in memory, bounded in bytes
 //! (the book's "frequently used data in memory, the rest on disk"). Sharded so that
-//! concurrent readers rarely contend; each shard evicts its least recently used block.
+//! concurrent readers rarely contend; each shard evicts with the CLOCK algorithm (an
+//! approximation of least-recently-used in which a hit only sets a flag, so reads stay
+//! cheap).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -16,24 +18,25 @@ const SHARD_COUNT: usize = 16;
 /// Identifies a block: the table's file id (never reused) and the block's offset.
 pub(crate) type BlockKey = (u64, u64);
 
+struct Slot {
+    block: Arc<Block>,
+    /// Set on every hit; the clock hand clears it once before evicting.
+    referenced: bool,
+}
+
 struct Shard {
     capacity_bytes: usize,
     used_bytes: usize,
-    tick: u64,
-    blocks: HashMap<BlockKey, (Arc<Block>, u64)>,
-    /// Last-use tick → key: the first entry is the least recently used.
-    recency: BTreeMap<u64, BlockKey>,
+    blocks: HashMap<BlockKey, Slot>,
+    /// The clock: keys in insertion order; the hand is the front.
+    clock: VecDeque<BlockKey>,
 }
 
 impl Shard {
     fn get(&mut self, key: BlockKey) -> Option<Arc<Block>> {
-        self.tick += 1;
-        let tick = self.tick;
-        let (block, last_used) = self.blocks.get_mut(&key)?;
-        self.recency.remove(last_used);
-        *last_used = tick;
-        self.recency.insert(tick, key);
-        Some(Arc::clone(block))
+        let slot = self.blocks.get_mut(&key)?;
+        slot.referenced = true;
+        Some(Arc::clone(&slot.block))
     }
 
     fn insert(&mut self, key: BlockKey, block: Arc<Block>) {
@@ -41,19 +44,33 @@ impl Shard {
         if charge > self.capacity_bytes {
             return;
         }
-        self.tick += 1;
-        if let Some((old, last_used)) = self.blocks.insert(key, (block, self.tick)) {
-            self.recency.remove(&last_used);
-            self.used_bytes -= old.charge();
+        let slot = Slot { block, referenced: false };
+        match self.blocks.insert(key, slot) {
+            Some(old) => self.used_bytes -= old.block.charge(),
+            None => self.clock.push_back(key),
         }
-        self.recency.insert(self.tick, key);
         self.used_bytes += charge;
-        while self.used_bytes > self.capacity_bytes {
-            let Some((_, victim)) = self.recency.pop_first() else {
+        self.evict();
+    }
+
+    /// Sweeps the clock hand until the shard fits: a referenced block gets a second
+    /// chance, an unreferenced one is evicted.
+    fn evict(&mut self) {
+        // Two full sweeps always suffice: the first clears every flag.
+        let mut budget = self.clock.len() * 2 + 1;
+        while self.used_bytes > self.capacity_bytes && budget > 0 {
+            budget -= 1;
+            let Some(key) = self.clock.pop_front() else {
                 break;
             };
-            if let Some((evicted, _)) = self.blocks.remove(&victim) {
-                self.used_bytes -= evicted.charge();
+            let Some(slot) = self.blocks.get_mut(&key) else {
+                continue;
+            };
+            if slot.referenced {
+                slot.referenced = false;
+                self.clock.push_back(key);
+            } else if let Some(evicted) = self.blocks.remove(&key) {
+                self.used_bytes -= evicted.block.charge();
             }
         }
     }
@@ -71,9 +88,8 @@ impl BlockCache {
                 Mutex::new(Shard {
                     capacity_bytes: capacity_bytes / SHARD_COUNT,
                     used_bytes: 0,
-                    tick: 0,
                     blocks: HashMap::new(),
-                    recency: BTreeMap::new(),
+                    clock: VecDeque::new(),
                 })
             })
             .collect();

@@ -16,7 +16,7 @@ use parking_lot::{Condvar, Mutex};
 use crate::batch::{WriteBatch, validate_key};
 use crate::cache::BlockCache;
 use crate::commit::{CommitQueue, Condition};
-use crate::entry::Entry;
+use crate::entry::{Entry, Kind};
 use crate::error::{Error, IoContext, Result};
 use crate::flush::{build_table, flush_worker, remove_file_if_present, sync_worker};
 use crate::iter::{Iter, MergeIter, Source, prefix_end};
@@ -109,8 +109,12 @@ impl Inner {
         key: &[u8],
         seq: u64,
     ) -> Result<Option<Vec<u8>>> {
-        let now_ms = self.options.clock.now_ms();
-        let live = |entry: Entry| entry.live_value(now_ms).map(<[u8]>::to_vec);
+        // Only values with a TTL need the clock.
+        let live = |entry: Entry| match entry.kind {
+            Kind::PutExpiring => entry.live_value(self.options.clock.now_ms()).map(<[u8]>::to_vec),
+            Kind::Put => Some(entry.value),
+            Kind::Tombstone => None,
+        };
         for memtable in version.memtables() {
             if let Some(entry) = memtable.get(key, seq) {
                 return Ok(live(entry));

@@ -26,7 +26,7 @@
 //! - `memtable`: the sorted in-memory buffer (key → versions, newest first).
 //! - `flush`: freezing memtables and writing them to tables without blocking writers.
 //! - `sstable/{block,builder,reader,bloom,footer}`: the table format (below).
-//! - `cache`: the sharded, byte-bounded LRU block cache.
+//! - `cache`: the sharded, byte-bounded block cache (CLOCK eviction).
 //! - `compaction/{tiered}`: what to merge and how versions are purged.
 //! - `manifest`: the crash-safe list of live tables (temp file, fsync, rename, fsync dir).
 //! - `iter`: k-way merge and the visible-version filter behind scans.
