@@ -210,6 +210,28 @@ impl<K: Hash + Eq + Clone, S: LimiterState> LocalStore<K, S> {
         decision
     }
 
+    /// Like [`LocalStore::check`] but returns only whether the hits were admitted.
+    pub fn allow<A, Q>(&self, algorithm: &A, key: &Q, now: Nanos, hits: u64) -> bool
+    where
+        A: Algorithm<State = S>,
+        K: Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        let mut shard = self.shard(key).lock();
+        if let Some(state) = shard.get_mut(key) {
+            return algorithm.admit(state, now, hits);
+        }
+        let mut state = S::default();
+        let admitted = algorithm.admit(&mut state, now, hits);
+        if admitted && hits > 0 {
+            if shard.len() >= self.shard_max {
+                evict(&mut shard, now);
+            }
+            shard.insert(key.to_owned(), state);
+        }
+        admitted
+    }
+
     /// What [`LocalStore::check`] would decide, consuming nothing and inserting nothing.
     pub fn peek<A, Q>(&self, algorithm: &A, key: &Q, now: Nanos, hits: u64) -> Decision
     where
@@ -325,6 +347,28 @@ impl<A: Algorithm<State = u64>> DirectLimiter<A> {
         }
     }
 
+    /// Like [`DirectLimiter::check`] but returns only whether the hits were admitted
+    /// (no `remaining`/`retry_after` arithmetic): the path for callers without headers.
+    #[inline]
+    pub fn allow(&self, now: Nanos, hits: u64) -> bool {
+        let mut current = self.state.load(Ordering::Acquire);
+        loop {
+            let mut next = current;
+            if !self.algorithm.admit(&mut next, now, hits) {
+                return false;
+            }
+            match self.state.compare_exchange_weak(
+                current,
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
     /// What [`DirectLimiter::check`] would decide, consuming nothing.
     pub fn peek(&self, now: Nanos, hits: u64) -> Decision {
         self.algorithm.peek(&self.state.load(Ordering::Acquire), now, hits)
@@ -424,6 +468,19 @@ mod tests {
             .map(|h| h.join().unwrap())
             .sum();
         assert_eq!(admitted, 1000);
+        assert!(!limiter.allow(5, 1), "allow agrees: the bucket is empty");
+    }
+
+    #[test]
+    fn allow_agrees_with_check() {
+        let tb = TokenBucket::new(3, 1, S).unwrap();
+        let (a, b) = (DirectLimiter::new(tb), DirectLimiter::new(tb));
+        let s = store::<u64>(100, 4);
+        for t in [0, 1, 2, 3, S / 2, S, 3 * S, 3 * S, 3 * S, 3 * S] {
+            let expected = a.check(t, 1).allowed;
+            assert_eq!(b.allow(t, 1), expected);
+            assert_eq!(s.allow(&tb, "k", t, 1), expected);
+        }
     }
 
     #[test]

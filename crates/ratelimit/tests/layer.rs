@@ -231,3 +231,32 @@ mod http_api {
         assert!(std::str::from_utf8(&html).unwrap().contains("/api/v1/ratelimit/simulate"));
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_leaking_bucket_holds_a_request_until_its_turn() {
+    let rules = "domain: web\ndescriptors:\n  - key: remote_address\n    rate_limit: { unit: second, requests_per_unit: 1, algorithm: leaking_bucket, burst: 1 }\n";
+    let domain = RuleSet::parse_domain(Path::new("web.yaml"), rules).unwrap();
+    let rules = Arc::new(ArcSwap::from_pointee(RuleSet::from_domains([domain])));
+    let store = LocalStore::new(LocalStoreConfig::default()).unwrap();
+    let limiter =
+        Arc::new(RateLimiter::new(rules, Backend::Local(store), Arc::new(ManualClock::new(0))));
+    let app = Router::new()
+        .route("/hello", get(|| async { "hi" }))
+        .layer(RateLimitLayer::new(limiter, LayerConfig::new("web")));
+    let start = tokio::time::Instant::now();
+    assert_eq!(status(&app, request("1.1.1.1", None)).await, StatusCode::OK);
+    assert!(
+        start.elapsed() < std::time::Duration::from_millis(10),
+        "first in an empty queue: no wait"
+    );
+    assert_eq!(status(&app, request("1.1.1.1", None)).await, StatusCode::OK);
+    assert!(
+        start.elapsed() >= std::time::Duration::from_secs(1),
+        "second waits one drain interval"
+    );
+    assert_eq!(
+        status(&app, request("1.1.1.1", None)).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "queue of 2 is full"
+    );
+}

@@ -102,6 +102,16 @@ impl Algorithm for LeakingBucket {
         self.decide(*state, now, hits).0
     }
 
+    #[inline]
+    fn admit(&self, state: &mut u64, now: Nanos, hits: u64) -> bool {
+        let new = (*state).max(now).saturating_add(hits.saturating_mul(self.interval_ns));
+        let admitted = new - now <= self.capacity_ns;
+        if admitted {
+            *state = new;
+        }
+        admitted
+    }
+
     fn limit(&self) -> u64 {
         self.queue_size
     }

@@ -104,6 +104,14 @@ pub trait Algorithm: Send + Sync {
 
     /// The advertised limit (reported in headers).
     fn limit(&self) -> u64;
+
+    /// [`Algorithm::check`] without the [`Decision`]: just whether the hits were
+    /// admitted (and recorded). For callers that need no headers; the bucket algorithms
+    /// override it to skip the divisions that `remaining` costs.
+    #[inline]
+    fn admit(&self, state: &mut Self::State, now: Nanos, hits: u64) -> bool {
+        self.check(state, now, hits).allowed
+    }
 }
 
 /// Converts a request count and a period into the nanoseconds between two admissions,
