@@ -49,15 +49,19 @@ pub mod clock;
 pub mod layout;
 pub mod periodic;
 pub mod persist;
+pub mod registry;
 pub mod ring;
 pub mod segment;
 pub mod snowflake;
+pub mod sql;
+pub mod ticket;
 pub mod uuid7;
 
 pub use clock::{Clock, ManualClock, SystemClock, TickerClock};
 pub use layout::{DecodeError, Decoded, Layout, LayoutError, LayoutSpec};
 pub use periodic::PeriodicThread;
 pub use persist::{PersistError, TimestampFile};
+pub use registry::{Lease, LeaseError, MemoryRegistry, WorkerRegistry};
 pub use ring::{RingError, UidRing, UidRingConfig};
 pub use segment::{
     Allocation, MemorySegmentStore, SegmentAllocator, SegmentConfig, SegmentError, SegmentStore,
@@ -66,3 +70,6 @@ pub use snowflake::{
     Attempt, DEFAULT_MAX_ROLLBACK_WAIT_MS, NodeId, ReservationConfig, ReservationKeeper, Snowflake,
     SnowflakeConfig, SnowflakeError,
 };
+pub use sql::{SqlSegmentStore, SqlTicketServer, SqlWorkerRegistry};
+pub use ticket::{MemoryTicketServer, TicketError, TicketServer, TicketShard};
+pub use uuid7::{UlidGenerator, Uuid7Generator};
