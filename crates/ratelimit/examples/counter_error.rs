@@ -4,17 +4,22 @@
 //! `cargo run --release -p blueprint-ratelimit --example counter_error -- [requests] [keys]`
 #![allow(clippy::unwrap_used)]
 
-use blueprint_ratelimit::core::measure::{Counting, TraceConfig, counter_vs_log};
+use blueprint_ratelimit::core::measure::{Counting, Mix, TraceConfig, counter_vs_log};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let requests = args.next().map(|a| a.parse()).transpose()?.unwrap_or(2_000_000);
     let keys = args.next().map(|a| a.parse()).transpose()?.unwrap_or(2_000);
-    for counting in [Counting::All, Counting::Admitted] {
-        let cfg = TraceConfig { requests, keys, counting, ..TraceConfig::default() };
+    for (mix, counting) in [
+        (Mix::Typical, Counting::All),
+        (Mix::Typical, Counting::Admitted),
+        (Mix::Stress, Counting::All),
+        (Mix::Stress, Counting::Admitted),
+    ] {
+        let cfg = TraceConfig { requests, keys, counting, mix, ..TraceConfig::default() };
         let r = counter_vs_log(&cfg)?;
         println!(
-            "counting={counting:?}: {} requests over {} keys, limit {}/{} s: {} admitted, \
+            "mix={mix:?} counting={counting:?}: {} requests over {} keys, limit {}/{} s: {} admitted, \
              {} wrongly allowed, {} wrongly denied: {:.4}% wrong (Cloudflare: 0.003%)",
             r.requests,
             cfg.keys,

@@ -34,6 +34,21 @@ pub struct TraceConfig {
     /// counter) or every request, denied ones included (Cloudflare's method, which the
     /// 0.003 % figure was measured with).
     pub counting: Counting,
+    /// How clients' rates are spread around the limit.
+    pub mix: Mix,
+}
+
+/// The spread of per-key rates, as multiples of the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mix {
+    /// Adversarial: 70 % of keys at 0.1–0.6×, 20 % at 0.8–1.2× (where errors happen),
+    /// 10 % attackers at 2–10×.
+    #[default]
+    Stress,
+    /// Closer to a public API's traffic: 95 % at 0.01–0.5×, 4 % at 0.5–1.5×, 1 % at
+    /// 2–20×. (Cloudflare's trace was 270 000 sources, mostly far below their limits.)
+    Typical,
 }
 
 /// What a window's count includes.
@@ -56,6 +71,7 @@ impl Default for TraceConfig {
             window_ns: 60 * super::NANOS_PER_SECOND,
             seed: 0x5eed,
             counting: Counting::Admitted,
+            mix: Mix::Stress,
         }
     }
 }
@@ -108,21 +124,31 @@ impl SplitMix64 {
     }
 }
 
-/// The rate of key `k` as a multiple of the limit: 70 % of keys at 0.1–0.6×, 20 % at
-/// 0.8–1.2× (where errors happen), 10 % attackers at 2–10×.
-fn rate_multiple(rng: &mut SplitMix64) -> f64 {
-    let class = rng.next_u64() % 10;
+/// A key's rate as a multiple of the limit, drawn from `mix`; see [`Mix`].
+fn rate_multiple(rng: &mut SplitMix64, mix: Mix) -> f64 {
+    let class = rng.next_u64() % 100;
     let u = rng.next_unit();
-    match class {
-        0..=6 => 0.1 + 0.5 * u,
-        7 | 8 => 0.8 + 0.4 * u,
-        _ => 2.0 + 8.0 * u,
+    match (mix, class) {
+        (Mix::Stress, 0..=69) => 0.1 + 0.5 * u,
+        (Mix::Stress, 70..=89) => 0.8 + 0.4 * u,
+        (Mix::Stress, _) => 2.0 + 8.0 * u,
+        (Mix::Typical, 0..=94) => 0.01 + 0.49 * u,
+        (Mix::Typical, 95..=98) => 0.5 + u,
+        (Mix::Typical, _) => 2.0 + 18.0 * u,
+    }
+}
+
+/// The mean of [`rate_multiple`] for `mix`, to size the span for a request budget.
+fn mean_multiple(mix: Mix) -> f64 {
+    match mix {
+        Mix::Stress => 0.7 * 0.35 + 0.2 * 1.0 + 0.1 * 6.0,
+        Mix::Typical => 0.95 * 0.255 + 0.04 * 1.0 + 0.01 * 11.0,
     }
 }
 
 /// Arrival times of one key: Poisson at `multiple × limit` per window, for `span_ns`.
 pub fn key_arrivals(cfg: &TraceConfig, rng: &mut SplitMix64, span_ns: Nanos) -> Vec<Nanos> {
-    let multiple = rate_multiple(rng);
+    let multiple = rate_multiple(rng, cfg.mix);
     let mean_gap = cfg.window_ns as f64 / (multiple * cfg.limit as f64);
     let mut t = 0.0f64;
     let mut out = Vec::new();
@@ -143,10 +169,9 @@ pub fn key_arrivals(cfg: &TraceConfig, rng: &mut SplitMix64, span_ns: Nanos) -> 
 pub fn counter_vs_log(cfg: &TraceConfig) -> Result<ErrorReport, ParamError> {
     let counter = SlidingWindowCounter::new(cfg.limit, cfg.window_ns)?;
     let mut rng = SplitMix64::new(cfg.seed);
-    // Average multiple of the mix above ≈ 0.7×0.35 + 0.2×1.0 + 0.1×6.0 ≈ 1.05 × limit per
-    // window per key; choose the span so the total is about `requests`.
+    // Choose the span so that the total is about `requests`.
     let per_key = (cfg.requests / cfg.keys.max(1)).max(1) as f64;
-    let windows = per_key / (1.045 * cfg.limit as f64);
+    let windows = per_key / (mean_multiple(cfg.mix) * cfg.limit as f64);
     let span_ns = (windows * cfg.window_ns as f64) as Nanos;
     let mut report = ErrorReport::default();
     for _ in 0..cfg.keys {
