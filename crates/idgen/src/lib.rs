@@ -45,6 +45,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod api;
+pub mod cli;
 pub mod clock;
 pub mod layout;
 pub mod periodic;

@@ -3,6 +3,7 @@
 //! (a temp file, or a fresh schema).
 #![allow(clippy::unwrap_used, missing_docs)]
 
+use std::io::Write;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -36,7 +37,12 @@ async fn postgres(test: &str) -> Option<PgPool> {
             std::env::var("BLUEPRINT_REQUIRE_SERVICES").as_deref() != Ok("1"),
             "BLUEPRINT_REQUIRE_SERVICES=1 but BLUEPRINT_TEST_POSTGRES_URL is not set"
         );
-        eprintln!("{test}: PostgreSQL part skipped: BLUEPRINT_TEST_POSTGRES_URL not set");
+        // Written past libtest's capture (which only intercepts the print macros) so the
+        // skip is visible in every run.
+        let _ = writeln!(
+            std::io::stderr(),
+            "{test}: PostgreSQL part skipped: BLUEPRINT_TEST_POSTGRES_URL not set"
+        );
         return None;
     };
     let schema = format!("idgen_{}_{:x}", test, rand::random::<u32>());
