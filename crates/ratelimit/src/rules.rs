@@ -132,11 +132,37 @@ impl<'de> Deserialize<'de> for Unit {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(try_from = "RawConfigFields")]
+struct RawConfig(RawConfigFields);
+
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawConfig {
+struct RawConfigFields {
     domain: String,
     #[serde(default)]
     descriptors: Vec<RawDescriptor>,
+}
+
+/// Whole-file checks, inside deserialization so that errors carry a line.
+impl TryFrom<RawConfigFields> for RawConfig {
+    type Error = String;
+
+    fn try_from(c: RawConfigFields) -> Result<Self, String> {
+        if c.domain.is_empty() {
+            return Err("domain must not be empty".into());
+        }
+        let mut seen = std::collections::HashSet::new();
+        for d in &c.descriptors {
+            if !seen.insert((&d.0.key, &d.0.value)) {
+                return Err(format!(
+                    "duplicate top-level descriptor key {:?} value {:?}",
+                    d.0.key,
+                    d.0.value.as_deref().unwrap_or("")
+                ));
+            }
+        }
+        Ok(RawConfig(c))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -386,35 +412,18 @@ impl RuleSet {
     /// [`RulesError::Invalid`] with the line of the problem.
     pub fn parse_domain(path: &Path, text: &str) -> Result<Domain, RulesError> {
         let raw: RawConfig = serde_yaml_ng::from_str(text).map_err(|e| {
-            let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-            RulesError::Invalid {
-                path: path.to_owned(),
-                line,
-                column,
-                message: strip_location(&e.to_string()),
-            }
+            let message = strip_location(&e.to_string());
+            let (line, column) = match e.location() {
+                Some(l) => (l.line(), l.column()),
+                // Whole-file checks run at the document root, where the parser has no
+                // position: point at the second occurrence of the duplicated key.
+                None => (duplicate_line(text, &message), 1),
+            };
+            RulesError::Invalid { path: path.to_owned(), line, column, message }
         })?;
-        let invalid = |message: String| RulesError::Invalid {
-            path: path.to_owned(),
-            line: 0,
-            column: 0,
-            message,
-        };
-        if raw.domain.is_empty() {
-            return Err(invalid("domain must not be empty".into()));
-        }
+        let RawConfig(raw) = raw;
         let mut domain = Domain { name: raw.domain.clone(), ..Domain::default() };
         let mut nodes = 0;
-        let mut seen = std::collections::HashSet::new();
-        for d in &raw.descriptors {
-            if !seen.insert((&d.0.key, &d.0.value)) {
-                return Err(invalid(format!(
-                    "duplicate top-level descriptor key {:?} value {:?}",
-                    d.0.key,
-                    d.0.value.as_deref().unwrap_or("")
-                )));
-            }
-        }
         build_children(
             &raw.domain,
             &raw.descriptors,
@@ -564,6 +573,22 @@ fn build_children(
         }
     }
     Ok(())
+}
+
+/// The line (1-based) of the second `key: <k>` for a "duplicate top-level descriptor key
+/// \"k\"" message, or 0.
+fn duplicate_line(text: &str, message: &str) -> usize {
+    let Some(key) = message
+        .strip_prefix("duplicate top-level descriptor key \"")
+        .and_then(|rest| rest.split('"').next())
+    else {
+        return 0;
+    };
+    let is_key_line = |line: &str| {
+        let line = line.trim_start().trim_start_matches("- ").trim();
+        line.strip_prefix("key:").map(|v| v.trim().trim_matches(['"', '\''])) == Some(key)
+    };
+    text.lines().enumerate().filter(|(_, l)| is_key_line(l)).nth(1).map_or(0, |(i, _)| i + 1)
 }
 
 /// serde_yaml_ng appends " at line L column C"; we print the location first instead.

@@ -130,8 +130,9 @@ fn a_duplicate_descriptor_is_rejected_with_a_line() {
 #[test]
 fn a_duplicate_top_level_descriptor_is_rejected() {
     let text = "domain: d\ndescriptors:\n  - key: a\n  - key: a\n";
-    let (_, message) = line_of(parse(text).unwrap_err());
+    let (line, message) = line_of(parse(text).unwrap_err());
     assert!(message.contains("duplicate top-level descriptor key \"a\""), "{message}");
+    assert_eq!(line, 4, "the second `- key: a`");
 }
 
 #[test]
