@@ -25,6 +25,8 @@
 //!   it; the console page `web/index.html` charts it).
 //! - [`api`]: JSON bodies; [`http`]: `router(limiter)` with the check and simulate
 //!   routes and the console page, for the binary to mount.
+//! - [`config`]: the `[ratelimit]` settings and `start()`, which builds the engine,
+//!   the layer's settings and the rules watcher. `rules/example.yaml` is a starting point.
 //!
 //! # Limits
 //! Every limit is a named constant: [`core::LIMIT_MAX`] requests per window,
@@ -53,6 +55,7 @@
 pub mod api;
 pub mod cli;
 pub mod clock;
+pub mod config;
 pub mod core;
 pub mod http;
 pub mod layer;
