@@ -225,6 +225,10 @@ impl Layout {
     pub fn max_datacenter(&self) -> u64 {
         mask(self.spec.datacenter_bits)
     }
+    /// Bit position of the timestamp field (everything below it is node + sequence).
+    pub fn timestamp_shift(&self) -> u32 {
+        self.timestamp_shift
+    }
     /// Largest timestamp field value (ticks since the epoch).
     pub fn max_ticks(&self) -> u64 {
         mask(self.spec.timestamp_bits)

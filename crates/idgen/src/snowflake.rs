@@ -27,8 +27,6 @@ pub const DEFAULT_RESERVATION_WINDOW_MS: u64 = 3_000;
 /// Default longest wait at start for the clock to pass the persisted value. It must
 /// exceed the window, since a crash leaves up to a window reserved ahead.
 pub const DEFAULT_RESTART_MAX_WAIT_MS: u64 = 5_000;
-/// Bit 63 of the state: the generator has moved to its standby node.
-const STANDBY_FLAG: u64 = 1 << 63;
 
 /// The datacenter and worker fields an ID carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -175,7 +173,9 @@ struct Reservation {
 
 /// A lock-free Snowflake generator. Share it behind an `Arc`.
 pub struct Snowflake<C: Clock> {
-    /// `standby (bit 63) | tick | sequence`: the last issued tick and sequence.
+    /// The last issued ID itself (as in `ferroid`): the next one in the same tick is
+    /// `state + 1`, with no packing on the fast path. Its node bits say whether the
+    /// generator has moved to the standby node.
     state: AtomicU64,
     /// Ticks up to and including this one are covered by the persisted reservation.
     reserved_tick: AtomicU64,
@@ -186,7 +186,13 @@ pub struct Snowflake<C: Clock> {
     max_rollback_wait_ms: u64,
     random_start_max: u64,
     random_seed: u64,
-    sequence_bits: u32,
+    timestamp_shift: u32,
+    max_sequence: u64,
+    /// The datacenter and worker bits of `node` and of `standby`, in place.
+    node_bits: u64,
+    standby_bits: Option<u64>,
+    /// Selects the datacenter and worker bits.
+    node_mask: u64,
     clock: C,
     reservation: Option<Reservation>,
 }
@@ -238,12 +244,20 @@ impl<C: Clock> Snowflake<C> {
             max_rollback_wait_ms: config.max_rollback_wait_ms,
             random_start_max: config.random_start_max,
             random_seed: rand::random(),
-            sequence_bits: layout.spec().sequence_bits,
+            timestamp_shift: layout.timestamp_shift(),
+            max_sequence: layout.max_sequence(),
+            node_bits: layout.compose(0, config.node.datacenter, config.node.worker, 0),
+            standby_bits: config
+                .standby
+                .map(|standby| layout.compose(0, standby.datacenter, standby.worker, 0)),
+            node_mask: ((1u64 << layout.timestamp_shift()) - 1) & !layout.max_sequence(),
             clock,
             reservation: None,
         };
         // The tick before now with a full sequence: the first ID moves to a new tick.
-        let initial = generator.pack(false, tick.saturating_sub(1), layout.max_sequence());
+        let initial = (tick.saturating_sub(1) << generator.timestamp_shift)
+            | generator.node_bits
+            | generator.max_sequence;
         generator.state.store(initial, Ordering::Relaxed);
         Ok(generator)
     }
@@ -291,10 +305,10 @@ impl<C: Clock> Snowflake<C> {
 
     /// The node ID in use (the standby one after a large rollback).
     pub fn node(&self) -> NodeId {
-        let on_standby = self.state.load(Ordering::Relaxed) & STANDBY_FLAG != 0;
-        match (on_standby, self.standby) {
-            (true, Some(standby)) => standby,
-            _ => self.node,
+        if self.on_standby(self.state.load(Ordering::Relaxed)) {
+            self.standby.unwrap_or(self.node)
+        } else {
+            self.node
         }
     }
 
@@ -304,15 +318,9 @@ impl<C: Clock> Snowflake<C> {
     }
 
     #[inline]
-    fn pack(&self, standby: bool, tick: u64, sequence: u64) -> u64 {
-        (if standby { STANDBY_FLAG } else { 0 }) | (tick << self.sequence_bits) | sequence
-    }
-
-    #[inline]
-    fn unpack(&self, state: u64) -> (bool, u64, u64) {
-        let standby = state & STANDBY_FLAG != 0;
-        let body = state & !STANDBY_FLAG;
-        (standby, body >> self.sequence_bits, body & self.layout.max_sequence())
+    fn on_standby(&self, state: u64) -> bool {
+        self.standby_bits
+            .is_some_and(|bits| state & self.node_mask == bits && bits != self.node_bits)
     }
 
     #[inline]
@@ -357,20 +365,22 @@ impl<C: Clock> Snowflake<C> {
         // for a rollback (it just loses the CAS and retries).
         let current = self.state.load(Ordering::Acquire);
         let now_ms = self.clock.now_ms();
-        let (standby, last_tick, sequence) = self.unpack(current);
         let Some(now_tick) = self.layout.tick_of(now_ms) else {
             return Err(SnowflakeError::ClockOutOfRange { now_ms });
         };
-        let next = if now_tick > last_tick {
-            if now_tick > self.reserved_tick.load(Ordering::Acquire) {
-                return self.extend_reservation(now_ms).map(|()| Attempt::Retry);
-            }
-            self.pack(standby, now_tick, self.start_sequence(now_tick))
-        } else if now_tick == last_tick {
-            if sequence >= self.layout.max_sequence() {
+        let last_tick = current >> self.timestamp_shift;
+        let next = if now_tick == last_tick {
+            if current & self.max_sequence >= self.max_sequence {
                 return Ok(Attempt::WaitUntil(self.layout.ms_of_tick(last_tick + 1)));
             }
             current + 1
+        } else if now_tick > last_tick {
+            if now_tick > self.reserved_tick.load(Ordering::Acquire) {
+                return self.extend_reservation(now_ms).map(|()| Attempt::Retry);
+            }
+            (now_tick << self.timestamp_shift)
+                | (current & self.node_mask)
+                | self.start_sequence(now_tick)
         } else {
             return self.rolled_back(current, now_ms, now_tick);
         };
@@ -378,12 +388,7 @@ impl<C: Clock> Snowflake<C> {
         {
             return Ok(Attempt::Retry);
         }
-        let (standby, tick, sequence) = self.unpack(next);
-        let node = match (standby, self.standby) {
-            (true, Some(standby)) => standby,
-            _ => self.node,
-        };
-        Ok(Attempt::Issued(self.layout.compose(tick, node.datacenter, node.worker, sequence)))
+        Ok(Attempt::Issued(next))
     }
 
     #[cold]
@@ -394,15 +399,18 @@ impl<C: Clock> Snowflake<C> {
         now_ms: u64,
         now_tick: u64,
     ) -> Result<Attempt, SnowflakeError> {
-        let (standby, last_tick, _) = self.unpack(current);
+        let last_tick = current >> self.timestamp_shift;
         let last_ms = self.layout.ms_of_tick(last_tick);
         let behind_ms = last_ms.saturating_sub(now_ms);
         if behind_ms <= self.max_rollback_wait_ms {
             return Ok(Attempt::WaitUntil(last_ms));
         }
-        if !standby && self.standby.is_some() {
+        if let Some(standby_bits) = self.standby_bits
+            && !self.on_standby(current)
+        {
             // The standby node has never issued an ID, so any tick is fresh for it.
-            let next = self.pack(true, now_tick, self.start_sequence(now_tick));
+            let next =
+                (now_tick << self.timestamp_shift) | standby_bits | self.start_sequence(now_tick);
             if self
                 .state
                 .compare_exchange(current, next, Ordering::AcqRel, Ordering::Relaxed)
@@ -474,7 +482,7 @@ impl<C: Clock> Snowflake<C> {
             return Ok(());
         };
         let _writer = reservation.write_lock.lock();
-        let (_, last_tick, _) = self.unpack(self.state.load(Ordering::Acquire));
+        let last_tick = self.state.load(Ordering::Acquire) >> self.timestamp_shift;
         reservation.file.write(self.layout.ms_of_tick(last_tick + 1))?;
         Ok(())
     }
