@@ -12,6 +12,22 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local hits = tonumber(ARGV[1])
 local out, writes, blocked = {}, {}, false
 local function ms(us) return math.floor(us / 1000) + 2 end
+-- Read every string-valued state (buckets, fixed windows) with one MGET: each
+-- redis.call from Lua costs far more than the command itself.
+local skeys, sindex = {}, {}
+for i = 1, #KEYS do
+  local a = 1 + (i - 1) * 4
+  local algo, period = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 3])
+  if algo == 1 or algo == 2 then
+    skeys[#skeys + 1] = KEYS[i]
+    sindex[i] = #skeys
+  elseif algo == 3 then
+    skeys[#skeys + 1] = KEYS[i] .. ':' .. math.floor(now / period)
+    sindex[i] = #skeys
+  end
+end
+local svalues = {}
+if #skeys > 0 then svalues = redis.call('MGET', unpack(skeys)) end
 for i = 1, #KEYS do
   local a = 1 + (i - 1) * 4
   local algo, limit, period = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
@@ -20,7 +36,7 @@ for i = 1, #KEYS do
   local allowed, remaining, reset, retry, wait = 0, 0, 0, 0, 0
   if algo == 1 or algo == 2 then
     local tol = limit * period
-    local tat = tonumber(redis.call('GET', key) or '0')
+    local tat = tonumber(svalues[sindex[i]] or '0') or 0
     local base = math.max(tat, now)
     local cost = hits * period
     local debt = base + cost - now
@@ -34,8 +50,8 @@ for i = 1, #KEYS do
     end
   elseif algo == 3 then
     local w = math.floor(now / period)
-    local wkey = key .. ':' .. w
-    local count = tonumber(redis.call('GET', wkey) or '0')
+    local wkey = skeys[sindex[i]]
+    local count = tonumber(svalues[sindex[i]] or '0') or 0
     reset = (w + 1) * period - now
     if count + hits <= limit then
       allowed, remaining = 1, limit - count - hits
