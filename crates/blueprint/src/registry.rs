@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use blueprint_platform::System;
 
+use crate::systems;
+
 /// Every system this binary runs, in console order.
 pub fn systems() -> Vec<Arc<dyn System>> {
-    vec![]
+    vec![Arc::new(systems::ratelimit::RateLimit), Arc::new(systems::hashring::Hashring)]
 }

@@ -17,6 +17,9 @@ use crate::node::Node;
 use crate::ranges::{Change, HashRange};
 use crate::ring::Ring;
 
+/// The console page (`web/index.html`), for the binary to serve at `/hashring/`.
+pub const CONSOLE_HTML: &str = include_str!("../web/index.html");
+
 /// Most nodes a console request may hold: enough to play with, few enough to draw.
 pub const API_MAX_NODES: usize = 64;
 
@@ -36,7 +39,7 @@ pub const CONSOLE_DEFAULT_VNODES: u32 = 8;
 pub const CONSOLE_DEFAULT_KEYS: usize = 200;
 
 /// A node as the page sends it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NodeSpec {
     /// Node id.
@@ -54,7 +57,7 @@ fn one() -> f64 {
 }
 
 /// A ring to describe: its nodes, virtual-node count and sample keys.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RingRequest {
     /// The members, any order.
@@ -68,7 +71,7 @@ pub struct RingRequest {
 }
 
 /// A membership change on a described ring.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeRequest {
     /// The ring before the change.
@@ -78,7 +81,7 @@ pub struct ChangeRequest {
 }
 
 /// `{"op":"add","node":{...}}` or `{"op":"remove","id":"..."}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ChangeSpec {
     /// Add a node.
@@ -94,7 +97,7 @@ pub enum ChangeSpec {
 }
 
 /// A node as drawn: its points and exact share of the circle.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NodeView {
     /// Node id.
     pub id: String,
@@ -109,7 +112,7 @@ pub struct NodeView {
 }
 
 /// A point on the circle.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PointView {
     /// Position as a fraction of the circle, in [0, 1), clockwise from the top.
     pub position: f64,
@@ -118,7 +121,7 @@ pub struct PointView {
 }
 
 /// A sample key and its owner.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct KeyView {
     /// The key.
     pub key: String,
@@ -129,7 +132,7 @@ pub struct KeyView {
 }
 
 /// Everything the page draws for one ring.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RingDescription {
     /// Virtual nodes per unit weight.
     pub vnodes: u32,
@@ -142,7 +145,7 @@ pub struct RingDescription {
 }
 
 /// An arc that changes owner.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RangeView {
     /// Exclusive start, as a fraction of the circle.
     pub start: f64,
@@ -157,7 +160,7 @@ pub struct RangeView {
 }
 
 /// A sample key whose owner changed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MovedKey {
     /// The key.
     pub key: String,
@@ -168,7 +171,7 @@ pub struct MovedKey {
 }
 
 /// The ring before and after a change, the arcs that move and the keys that moved.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChangeResponse {
     /// Before the change.
     pub before: RingDescription,
@@ -183,7 +186,7 @@ pub struct ChangeResponse {
 }
 
 /// Limits and defaults the page shows.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConsoleConfig {
     /// [`CONSOLE_DEFAULT_VNODES`].
     pub default_vnodes: u32,
@@ -266,14 +269,14 @@ impl ApiError {
 }
 
 /// `{"error":{"code":"...","message":"..."}}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorDetail,
 }
 
 /// The inside of an [`ErrorBody`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Stable machine-readable code.
     pub code: String,

@@ -24,13 +24,14 @@ async fn main() -> anyhow::Result<()> {
         PathBuf::from,
     );
     let config = RateLimitConfig {
-        rules_path,
+        rules_path: Some(rules_path),
         store: StoreConfig::default(),
         domain: "api".into(),
         trusted_proxies: Vec::new(),
         api_key_header: "x-api-key".into(),
     };
-    let running = start(&config).context("starting the rate limiter")?;
+    let running =
+        start(&config, std::path::Path::new("data")).context("starting the rate limiter")?;
     let limited = router(running.limiter.clone())
         .route("/hello", get(|| async { "hello\n" }))
         .layer(RateLimitLayer::new(running.limiter.clone(), running.layer.clone()));

@@ -10,7 +10,7 @@ use crate::limiter::Outcome;
 
 /// `POST /api/v1/ratelimit/check`, e.g.
 /// `{"domain":"api","descriptors":[{"entries":[{"key":"user","value":"u1"}]}],"hits":1}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CheckRequest {
     /// The rules domain.
     pub domain: String,
@@ -18,6 +18,7 @@ pub struct CheckRequest {
     pub descriptors: Vec<Descriptor>,
     /// Requests to count (default 1; 0 asks without consuming).
     #[serde(default = "one")]
+    #[schema(default = 1, maximum = 1_000_000)]
     pub hits: u64,
 }
 
@@ -26,7 +27,7 @@ fn one() -> u64 {
 }
 
 /// One matched limit in a [`CheckResponse`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LimitStatusBody {
     /// The rule's id.
     pub rule: String,
@@ -45,7 +46,7 @@ pub struct LimitStatusBody {
 }
 
 /// The answer: the decision of the most restrictive enforced limit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CheckResponse {
     /// May the request proceed?
     pub allowed: bool,
@@ -105,14 +106,14 @@ impl From<&Outcome> for CheckResponse {
 }
 
 /// The error body: `{"error":{"code":"...","message":"..."}}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorDetail,
 }
 
 /// Inside [`ErrorBody`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Stable machine-readable code: `unknown_domain`, `invalid_hits`, `invalid_body`,
     /// `invalid_simulation`, `rate_limited`.

@@ -108,6 +108,26 @@ impl RateLimiter {
         &self.rules
     }
 
+    /// The store's name and target for readiness probes: `None` for the local store
+    /// (nothing to reach), `Some(target)` for Redis.
+    pub fn remote_store(&self) -> Option<String> {
+        match &self.backend {
+            Backend::Local(_) => None,
+            Backend::Redis { store, .. } => Some(store.target()),
+        }
+    }
+
+    /// Pings the store (always `Ok` for the local one).
+    ///
+    /// # Errors
+    /// The Redis error, rendered, when Redis does not answer.
+    pub async fn ping_store(&self) -> Result<(), String> {
+        match &self.backend {
+            Backend::Local(_) => Ok(()),
+            Backend::Redis { store, .. } => store.ping().await.map_err(|e| e.to_string()),
+        }
+    }
+
     /// Decides for `hits` requests described by `descriptors` in `domain`. `hits` 0
     /// reports without consuming. Never fails because of the store: the fail policy
     /// decides then.

@@ -148,6 +148,26 @@ impl RedisStore {
         }
     }
 
+    /// Round-trips a `PING`, for readiness probes. Connects if needed.
+    ///
+    /// # Errors
+    /// [`RedisStoreError`] when Redis is unreachable or slow.
+    pub async fn ping(&self) -> Result<(), RedisStoreError> {
+        let mut conn = self.connection().await?;
+        let ping = redis::cmd("PING");
+        match tokio::time::timeout(self.timeout, ping.query_async::<String>(&mut conn)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(source)) => Err(RedisStoreError::Redis { source }),
+            Err(_) => Err(RedisStoreError::Timeout { timeout_ms: self.timeout.as_millis() }),
+        }
+    }
+
+    /// The server this store talks to, as `host:port` (no credentials).
+    pub fn target(&self) -> String {
+        let info = self.client.get_connection_info();
+        format!("redis://{}", info.addr())
+    }
+
     /// Evaluates `limits` for `hits` in one round trip. The decisions come back in the
     /// order of `limits`; `Decision::allowed` is each limit's own verdict (nothing was
     /// written if any enforced limit denied).

@@ -49,7 +49,7 @@ pub const MAX_DEPTH: usize = 16;
 pub const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
 
 /// One entry of a request descriptor: `("remote_address", "10.0.0.1")`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DescriptorEntry {
     /// The descriptor key, e.g. `remote_address`.
     pub key: String,
@@ -58,7 +58,7 @@ pub struct DescriptorEntry {
 }
 
 /// A request descriptor: an ordered list of entries (Lyft/Envoy's `RateLimitDescriptor`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct Descriptor {
     /// Entries, outermost first.
     pub entries: Vec<DescriptorEntry>,

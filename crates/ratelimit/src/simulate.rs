@@ -14,7 +14,9 @@ pub const MAX_BUCKETS: u64 = 2_000;
 pub const MAX_DURATION_MS: u64 = 86_400_000;
 
 /// The traffic shapes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Pattern {
     /// Evenly spaced requests at `rate_per_second`.
@@ -27,9 +29,11 @@ pub enum Pattern {
 }
 
 /// What to simulate (the body of `POST /api/v1/ratelimit/simulate`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SimulationRequest {
-    /// The algorithm.
+    /// The algorithm: `token_bucket`, `leaking_bucket`, `fixed_window`,
+    /// `sliding_window_log` or `sliding_window_counter`.
+    #[schema(value_type = String, example = "fixed_window")]
     pub algorithm: AlgorithmKind,
     /// Requests per period (window limit, or refill/drain rate).
     pub limit: u64,
@@ -51,7 +55,7 @@ pub struct SimulationRequest {
 }
 
 /// One bucket of the timeline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TimelinePoint {
     /// Bucket start, milliseconds since the simulation began.
     pub t_ms: u64,
@@ -63,7 +67,7 @@ pub struct TimelinePoint {
 }
 
 /// The result.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Timeline {
     /// The request, echoed.
     pub request: SimulationRequest,

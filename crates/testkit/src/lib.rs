@@ -198,11 +198,25 @@ pub async fn spawn_with(
     clock: Arc<dyn Clock>,
     adjust: impl FnOnce(&mut Config),
 ) -> anyhow::Result<TestApp> {
+    spawn_configured(backends, systems, clock, adjust, |loaded, _| Ok(loaded)).await
+}
+
+/// [`spawn_with`] plus a hook that sees the data dir and may add system sections
+/// ([`LoadedConfig::with_section`]) or write files there (a rules file, say) before the
+/// systems mount.
+pub async fn spawn_configured(
+    backends: Backends,
+    systems: Vec<Arc<dyn System>>,
+    clock: Arc<dyn Clock>,
+    adjust: impl FnOnce(&mut Config),
+    sections: impl FnOnce(LoadedConfig, &std::path::Path) -> anyhow::Result<LoadedConfig>,
+) -> anyhow::Result<TestApp> {
     let data_dir = tempfile::tempdir().context("creating the data dir")?;
     let mut config = test_config(data_dir.path().to_path_buf(), &backends);
     adjust(&mut config);
     let grace = Duration::from_millis(config.server.shutdown_grace_ms);
-    let loaded = LoadedConfig::from_config(config);
+    let loaded = sections(LoadedConfig::from_config(config), data_dir.path())
+        .context("configuring the systems")?;
     let platform =
         Platform::start_with_clock(loaded, clock).await.context("starting the platform")?;
     let router = app::build_router(&platform, &systems).await.context("building the router")?;

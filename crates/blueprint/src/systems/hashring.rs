@@ -1,0 +1,126 @@
+//! Consistent hashing (chapter 5): the console API over `blueprint_hashring::api` and
+//! `blueprint hashring experiment`.
+//!
+//! The API is stateless: the page sends the node list with every request, so nothing is
+//! stored and any number of servers answer alike.
+
+use axum::Json;
+use axum::Router;
+use axum::routing::{get, post};
+use blueprint_hashring::api::{
+    self, CONSOLE_HTML, ChangeRequest, ChangeResponse, ConsoleConfig, RingDescription, RingRequest,
+};
+use blueprint_hashring::cli::{ExperimentArgs, experiment_report};
+use blueprint_platform::config::{ConfigError, LoadedConfig};
+use blueprint_platform::http::{ApiError, ApiJson, ErrorBody, html_content_type};
+use blueprint_platform::{BoxError, Mounted, Platform, System, SystemInfo};
+use clap::{Args as _, FromArgMatches as _};
+use futures::future::BoxFuture;
+use utoipa::OpenApi as _;
+
+use super::{boxed, catalog_entry};
+
+/// The hashring system. It has no configuration of its own: every request carries its ring.
+#[derive(Debug, Default)]
+pub struct Hashring;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(config, describe, change),
+    components(schemas(ConsoleConfig, RingRequest, RingDescription, ChangeRequest, ChangeResponse)),
+    tags((name = "hashring", description = "Consistent hashing (chapter 5)"))
+)]
+struct HashringApi;
+
+impl System for Hashring {
+    fn info(&self) -> SystemInfo {
+        catalog_entry("hashring")
+    }
+
+    fn effective_config(&self, config: &LoadedConfig) -> Result<toml::Value, ConfigError> {
+        let section: toml::Table = config.section("hashring")?;
+        if let Some(key) = section.keys().next() {
+            return Err(ConfigError::Invalid(format!(
+                "[hashring] has no settings, found unknown key `{key}`"
+            )));
+        }
+        Ok(toml::Value::Table(section))
+    }
+
+    fn mount<'a>(&'a self, _platform: &'a Platform) -> BoxFuture<'a, Result<Mounted, BoxError>> {
+        Box::pin(async move {
+            let router = Router::new()
+                .route("/hashring/", get(page))
+                .route("/api/v1/hashring/config", get(config))
+                .route("/api/v1/hashring/ring", post(describe))
+                .route("/api/v1/hashring/change", post(change));
+            Ok(Mounted { router, openapi: HashringApi::openapi(), probes: Vec::new() })
+        })
+    }
+
+    fn command(&self) -> clap::Command {
+        clap::Command::new("hashring").subcommand(ExperimentArgs::augment_args(
+            clap::Command::new("experiment").about(
+                "Measure the book's claims: keys moved on add, load vs virtual nodes, affected ranges vs brute force",
+            ),
+        ))
+    }
+
+    fn run_command<'a>(
+        &'a self,
+        name: &'a str,
+        matches: &'a clap::ArgMatches,
+        _config: &'a LoadedConfig,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(async move {
+            match name {
+                "experiment" => {
+                    let args = ExperimentArgs::from_arg_matches(matches).map_err(boxed)?;
+                    // Seconds of CPU for a million keys: off the async workers.
+                    let report = tokio::task::spawn_blocking(move || experiment_report(&args))
+                        .await
+                        .map_err(boxed)?
+                        .map_err(boxed)?;
+                    print!("{report}");
+                    Ok(())
+                }
+                other => Err(format!("unknown subcommand hashring {other}").into()),
+            }
+        })
+    }
+}
+
+async fn page() -> impl axum::response::IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, html_content_type())], CONSOLE_HTML)
+}
+
+fn api_error(error: &api::ApiError) -> ApiError {
+    ApiError::bad_request(error.code(), error.to_string())
+}
+
+/// Limits and defaults of the console API.
+#[utoipa::path(get, path = "/api/v1/hashring/config", tag = "hashring",
+    responses((status = 200, body = ConsoleConfig)))]
+async fn config() -> Json<ConsoleConfig> {
+    Json(api::config())
+}
+
+/// A ring's nodes, points and sample-key owners.
+#[utoipa::path(post, path = "/api/v1/hashring/ring", tag = "hashring", request_body = RingRequest,
+    responses((status = 200, body = RingDescription), (status = 400, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+async fn describe(
+    ApiJson(request): ApiJson<RingRequest>,
+) -> Result<Json<RingDescription>, ApiError> {
+    api::describe(&request).map(Json).map_err(|error| api_error(&error))
+}
+
+/// A membership change: the ring before and after, the affected ranges and the moved keys.
+#[utoipa::path(post, path = "/api/v1/hashring/change", tag = "hashring", request_body = ChangeRequest,
+    responses((status = 200, body = ChangeResponse), (status = 400, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+async fn change(
+    ApiJson(request): ApiJson<ChangeRequest>,
+) -> Result<Json<ChangeResponse>, ApiError> {
+    api::change(&request).map(Json).map_err(|error| api_error(&error))
+}

@@ -1,0 +1,31 @@
+//! The glue between each system's library crate and the platform: one [`System`]
+//! implementation per system, reading its config section, mounting its routes and
+//! OpenAPI paths, naming its probes and dispatching its CLI subcommands.
+//!
+//! The system crates stay free of the platform (their cores are pure and their HTTP
+//! pieces plain axum); this module is where they meet it.
+//!
+//! [`System`]: blueprint_platform::System
+
+pub mod hashring;
+pub mod ratelimit;
+
+use blueprint_platform::{BoxError, SystemInfo, system::CATALOG};
+
+/// The catalog entry named `name`, so a system's title, chapter and crate are stated once.
+///
+/// # Panics
+/// Never for the names used here: each module names an entry of [`CATALOG`], and the
+/// registry test mounts every one.
+fn catalog_entry(name: &str) -> SystemInfo {
+    match CATALOG.iter().find(|entry| entry.name == name) {
+        Some(entry) => *entry,
+        None => SystemInfo { name: "unknown", title: "unknown", chapter: "—", krate: "unknown" },
+    }
+}
+
+/// Box any error (an `anyhow` chain keeps its context when printed with `{:#}`).
+fn boxed(error: impl Into<anyhow::Error>) -> BoxError {
+    let error: anyhow::Error = error.into();
+    error.into()
+}
