@@ -68,10 +68,7 @@ fn config_show_prints_the_effective_config_with_secrets_redacted() {
 #[test]
 fn up_serves_health_and_the_console_then_exits_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let mut child = Command::new(BIN)
         .args([
             "up",
@@ -90,20 +87,13 @@ fn up_serves_health_and_the_console_then_exits_cleanly_on_sigterm() {
     let banner = lines.next().unwrap().unwrap();
     assert!(banner.contains(&format!("127.0.0.1:{port}")), "{banner}");
 
-    let get = |path: &str| {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match reqwest::blocking::get(format!("http://127.0.0.1:{port}{path}")) {
-                Ok(response) => return response,
-                Err(error) if Instant::now() > deadline => panic!("{path}: {error}"),
-                Err(_) => std::thread::sleep(Duration::from_millis(100)),
-            }
-        }
-    };
+    let get = |path: &str| wait_for(port, path);
     assert_eq!(get("/healthz").status(), 200);
     assert_eq!(get("/readyz").status(), 200);
     assert!(get("/metrics").text().unwrap().contains("http_requests_total"));
     assert!(get("/").text().unwrap().contains("Blueprint"));
+    assert_eq!(get("/ratelimit/").status(), 200);
+    assert_eq!(get("/hashring/").status(), 200);
     assert!(dir.path().join("data/blueprint.db").exists(), "SQLite file in the data dir");
 
     let pid = child.id().to_string();
@@ -117,4 +107,100 @@ fn up_serves_health_and_the_console_then_exits_cleanly_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn ratelimit_simulate_prints_the_boundary_burst_and_refuses_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["ratelimit", "simulate", "--algo", "fixed_window", "--pattern", "boundary"];
+    let output =
+        blueprint(&[&args[..], &["--limit", "5", "--duration-ms", "4000"]].concat(), dir.path());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.starts_with("fixed_window limit 5 per 1000 ms"), "{stdout}");
+    assert!(stdout.contains("accepted") && stdout.contains("rejected"), "{stdout}");
+    assert!(
+        stdout.contains("most accepted in any 1000 ms: 10 (limit 5)"),
+        "figure 4-9's 2×: {stdout}"
+    );
+
+    let output =
+        blueprint(&["ratelimit", "simulate", "--algo", "nope", "--pattern", "steady"], dir.path());
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("sliding_window_log"));
+    let zero =
+        ["ratelimit", "simulate", "--algo", "token_bucket", "--pattern", "steady", "--limit", "0"];
+    let output = blueprint(&zero, dir.path());
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("invalid simulation parameters"));
+}
+
+#[test]
+fn hashring_experiment_prints_the_three_tables_and_refuses_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["hashring", "experiment", "--keys", "20000", "--nodes", "5", "--seeds", "2"];
+    let output = blueprint(&[&args[..], &["--vnodes", "100"]].concat(), dir.path());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for table in ["(a) keys moved", "(b) load spread", "(c) affected ranges"] {
+        assert!(stdout.contains(table), "{table} missing: {stdout}");
+    }
+    let output = blueprint(&["hashring", "experiment", "--keys", "0"], dir.path());
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--keys"));
+}
+
+#[test]
+fn system_sections_show_their_defaults_and_refuse_unknown_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = blueprint(&["config", "show"], dir.path());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("[ratelimit]") && stdout.contains("domain = \"api\""), "{stdout}");
+    let path = dir.path().join("blueprint.toml");
+    for (section, key) in [("ratelimit", "rules_paht"), ("hashring", "vnodes")] {
+        std::fs::write(&path, format!("[{section}]\n{key} = 1\n")).unwrap();
+        let output = blueprint(&["--config", path.to_str().unwrap(), "config", "show"], dir.path());
+        assert_eq!(output.status.code(), Some(2), "[{section}] {key}");
+        assert!(String::from_utf8_lossy(&output.stderr).contains(key), "[{section}] {key}");
+    }
+}
+
+#[test]
+fn a_system_served_alone_mounts_only_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let data = dir.path().join("data");
+    let args =
+        ["ratelimit", "serve", "--port", &port.to_string(), "--data-dir", data.to_str().unwrap()];
+    let mut child = Command::new(BIN)
+        .args(args)
+        .current_dir(dir.path())
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let status = |path: &str| wait_for(port, path).status().as_u16();
+    assert_eq!(status("/ratelimit/"), 200);
+    assert_eq!(status("/hashring/"), 404);
+    assert!(data.join("ratelimit/rules.yaml").exists(), "example rules seeded");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// GET `path` on the local `port`, retrying while the server starts.
+fn wait_for(port: u16, path: &str) -> reqwest::blocking::Response {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match reqwest::blocking::get(format!("http://127.0.0.1:{port}{path}")) {
+            Ok(response) => return response,
+            Err(error) if Instant::now() > deadline => panic!("{path}: {error}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
 }

@@ -25,28 +25,42 @@ fn missing_prerequisite(root: &Path) -> Option<String> {
     None
 }
 
-#[tokio::test]
-async fn the_console_lists_every_system_in_a_real_browser() {
+/// Runs `tests/browser/<script>` against a fresh app with every registered system and
+/// returns its stdout; fails the test when the script fails. `None` when skipped.
+async fn run_browser_script(script: &str) -> Option<String> {
     let root = repo_root();
     if let Some(reason) = missing_prerequisite(&root) {
         if std::env::var(REQUIRE_SERVICES_ENV).as_deref() == Ok("1") {
             panic!("browser test cannot run: {reason}");
         }
-        eprintln!("skipped: browser test: {reason}");
-        return;
+        eprintln!("skipped: browser test {script}: {reason}");
+        return None;
     }
     let app = spawn_app(Backends::default(), blueprint::registry::systems()).await.unwrap();
     let base = app.url("");
-    let script = root.join("tests/browser/console.mjs");
     let output = tokio::process::Command::new("node")
-        .arg(&script)
+        .arg(root.join("tests/browser").join(script))
         .arg(&base)
         .current_dir(&root)
         .output()
         .await
         .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "browser test failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("console lists"), "{stdout}");
+    assert!(output.status.success(), "browser test {script} failed:\n{stdout}\n{stderr}");
+    Some(stdout)
+}
+
+#[tokio::test]
+async fn the_console_lists_every_system_in_a_real_browser() {
+    if let Some(stdout) = run_browser_script("console.mjs").await {
+        assert!(stdout.contains("console lists"), "{stdout}");
+    }
+}
+
+#[tokio::test]
+async fn the_system_pages_work_in_a_real_browser() {
+    if let Some(stdout) = run_browser_script("pages.mjs").await {
+        assert!(stdout.contains("/ratelimit/") && stdout.contains("/hashring/"), "{stdout}");
+    }
 }

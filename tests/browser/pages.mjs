@@ -1,0 +1,76 @@
+// Drives each running system's console page in headless Debian Chromium: the rate limiter's
+// simulator must chart the fixed window letting more than its limit through across a window
+// boundary (figure 4-9), and the hash ring page must move keys only to a node that joins.
+// Usage: node tests/browser/pages.mjs http://127.0.0.1:PORT [screenshot-prefix]
+import { chromium } from "playwright-core";
+
+const base = process.argv[2];
+const shots = process.argv[3];
+if (!base) {
+  console.error("usage: pages.mjs BASE_URL [SCREENSHOT_PREFIX]");
+  process.exit(2);
+}
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+});
+const failures = [];
+const passed = [];
+
+async function onPage(path, check) {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  try {
+    await page.goto(`${base}${path}`);
+    await check(page);
+    if (errors.length) failures.push(`${path}: page errors: ${errors.join("; ")}`);
+    else passed.push(path);
+    if (shots) await page.screenshot({ path: `${shots}${path.replaceAll("/", "_")}.png`, fullPage: true });
+  } catch (error) {
+    failures.push(`${path}: ${error.message}`);
+  } finally {
+    await page.close();
+  }
+}
+
+await onPage("/ratelimit/", async (page) => {
+  await page.selectOption("#algorithm", "fixed_window");
+  await page.selectOption("#pattern", "boundary");
+  await page.fill("#limit", "10");
+  await page.click("#run");
+  await page.waitForFunction(() => /requests, \d+ accepted/.test(document.querySelector("#summary").textContent),
+    null, { timeout: 10_000 });
+  const summary = await page.locator("#summary").innerText();
+  const most = Number(/Most accepted within any \d+ ms: (\d+)/.exec(summary)?.[1]);
+  if (!(most > 10)) failures.push(`/ratelimit/: fixed window boundary burst shows ${most}, want > 10: "${summary}"`);
+  await page.selectOption("#algorithm", "sliding_window_log");
+  await page.evaluate(() => { document.querySelector("#summary").textContent = ""; });
+  await page.click("#run");
+  await page.waitForFunction(() => /requests, \d+ accepted/.test(document.querySelector("#summary").textContent),
+    null, { timeout: 10_000 });
+  const exact = Number(/Most accepted within any \d+ ms: (\d+)/.exec(await page.locator("#summary").innerText())?.[1]);
+  if (!(exact > 0 && exact <= 10)) failures.push(`/ratelimit/: sliding log admits ${exact} in a window, want 1..=10`);
+});
+
+await onPage("/hashring/", async (page) => {
+  await page.waitForFunction(() => document.querySelectorAll("#nodes tr").length === 3, null, { timeout: 10_000 });
+  await page.fill("#node-id", "cache-new");
+  await page.click("#add button[type=submit]");
+  await page.waitForFunction(() => /keys moved/.test(document.querySelector("#summary").textContent), null,
+    { timeout: 10_000 });
+  const rows = await page.locator("#moved tr").allInnerTexts();
+  if (rows.length === 0) failures.push("/hashring/: no key moved to the new node");
+  const stray = rows.filter((row) => !row.includes("→ cache-new"));
+  if (stray.length) failures.push(`/hashring/: keys moved elsewhere than the new node: ${stray.slice(0, 3).join(" | ")}`);
+  const nodes = await page.locator("#nodes tr").count();
+  if (nodes !== 4) failures.push(`/hashring/: ${nodes} nodes listed after the add, want 4`);
+});
+
+await browser.close();
+if (failures.length) {
+  console.error(failures.join("\n"));
+  process.exit(1);
+}
+console.log(`pages work: ${passed.join(", ")}`);
