@@ -157,6 +157,15 @@ async fn the_demo_route_is_behind_the_layer_with_the_books_headers() {
     }
     let body: Value = response.json().await.unwrap();
     assert_eq!(error_code(&body), Some("rate_limited"));
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    for outcome in ["allowed", "denied"] {
+        let counted = metrics.lines().any(|line| {
+            line.starts_with("ratelimit_decisions_total{")
+                && line.contains("domain=\"api\"")
+                && line.contains(&format!("outcome=\"{outcome}\""))
+        });
+        assert!(counted, "no {outcome} decisions in /metrics:\n{metrics}");
+    }
     // The check API is not behind the layer: a proxy asking for others is never limited
     // by its own address.
     let check = json!({"domain": "api", "descriptors": [], "hits": 0});
@@ -226,6 +235,13 @@ async fn a_redis_store_that_is_down_fails_open_and_readiness_names_it() {
     let (status, body) = post(&app, "/api/v1/ratelimit/check", check).await;
     assert_eq!(status, 200, "fail-open, never a 500: {body}");
     assert_eq!((body["allowed"].clone(), body["store_failed"].clone()), (json!(true), json!(true)));
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.lines().any(
+            |l| l.starts_with("ratelimit_store_errors_total{") && l.contains("policy=\"open\"")
+        ),
+        "store errors are counted: {metrics}"
+    );
     let (_, systems) = get_json(&app, "/api/v1/systems").await;
     let entry = systems.as_array().unwrap().iter().find(|s| s["name"] == "ratelimit").unwrap();
     assert_eq!(entry["state"], "down");
