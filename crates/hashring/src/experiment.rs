@@ -235,7 +235,7 @@ pub struct AffectedTable {
 /// One change's row in table (c).
 #[derive(Debug, Clone, PartialEq)]
 pub struct AffectedRow {
-    /// "add <id>" or "remove <id>".
+    /// `"add <id>"` or `"remove <id>"`.
     pub change: String,
     /// Ranges returned by [`Ring::affected_ranges`].
     pub ranges: usize,

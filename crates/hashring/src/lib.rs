@@ -21,6 +21,8 @@
 //! - [`node`]: [`NodeId`], [`Zone`], [`Weight`], [`Node`] — validated on construction.
 //! - [`hash`]: the [`RingHash`] parameter and its default, [`Xxh3`].
 //! - [`ring`]: the [`Ring`]: points, O(1) lookups through a bucket index, replica walks.
+//! - [`replicas`]: [`Replicas`], a walk's nodes held inline (no allocation up to
+//!   [`INLINE_REPLICAS`]).
 //! - [`ranges`]: [`Change`], [`HashRange`], [`AffectedRange`], [`ranges::diff`].
 //! - [`placement`]: the [`Placement`] trait, [`Algorithm`], [`placement::build`].
 //! - [`modulo`], [`jump`], [`rendezvous`], [`maglev`], [`bounded`]: the comparison algorithms.
@@ -49,8 +51,11 @@
 //! let owner = ring.lookup("user:42").map(|node| node.id().clone());
 //! assert!(owner.is_some());
 //!
-//! // Three distinct physical nodes, clockwise from the key.
-//! assert_eq!(ring.replicas("user:42", 3).len(), 3);
+//! // Three distinct physical nodes, clockwise from the key, the owner first (held inline:
+//! // no allocation).
+//! let replicas = ring.replicas("user:42", 3);
+//! assert_eq!(replicas.len(), 3);
+//! assert_eq!(Some(replicas[0].id()), owner.as_ref());
 //!
 //! // Which arcs move if cache-d joins? All of them move to cache-d.
 //! let joining = Node::new("cache-d")?;
@@ -78,6 +83,7 @@ pub mod node;
 pub mod placement;
 pub mod ranges;
 pub mod rendezvous;
+pub mod replicas;
 pub mod ring;
 
 pub use error::HashringError;
@@ -85,4 +91,5 @@ pub use hash::{RingHash, Xxh3};
 pub use node::{MAX_NAME_LEN, Node, NodeId, Weight, Zone};
 pub use placement::{Algorithm, Placement, PlacementParams};
 pub use ranges::{AffectedRange, Change, HashRange};
+pub use replicas::{INLINE_REPLICAS, Replicas};
 pub use ring::{DEFAULT_VNODES, MAX_POINTS, MAX_POINTS_PER_NODE, MAX_VNODES, Ring, Spread};

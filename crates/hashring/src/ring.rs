@@ -4,6 +4,7 @@ use crate::HashringError;
 use crate::hash::{RingHash, Xxh3};
 use crate::node::{Node, NodeId, Zone};
 use crate::ranges::{AffectedRange, Change, diff};
+use crate::replicas::{INLINE_REPLICAS, Replicas};
 
 /// Virtual nodes per unit of weight when none is given.
 ///
@@ -198,22 +199,34 @@ impl<H: RingHash> Ring<H> {
 
     /// `n` distinct physical nodes for `key`, walking clockwise from its position: the
     /// owner first, then the next distinct nodes. Returns every node when `n` exceeds the
-    /// node count, and nothing on an empty ring.
+    /// node count, and nothing on an empty ring. Up to [`INLINE_REPLICAS`] nodes this does
+    /// not allocate.
     #[inline]
-    pub fn replicas<K: AsRef<[u8]> + ?Sized>(&self, key: &K, n: usize) -> Vec<&Node> {
+    pub fn replicas<K: AsRef<[u8]> + ?Sized>(&self, key: &K, n: usize) -> Replicas<'_> {
         self.replicas_spread(key, n, Spread::Nodes)
     }
 
     /// Like [`Ring::replicas`], choosing nodes as `spread` says.
+    #[inline]
     pub fn replicas_spread<K: AsRef<[u8]> + ?Sized>(
         &self,
         key: &K,
         n: usize,
         spread: Spread,
-    ) -> Vec<&Node> {
-        let mut out = Vec::new();
-        self.replicas_into(key, n, spread, &mut out);
-        out
+    ) -> Replicas<'_> {
+        let Some(chosen) = self.choose(key, n, spread) else {
+            return Replicas::empty();
+        };
+        match chosen {
+            Chosen::Small { owners, len } => {
+                // A non-empty walk means a non-empty ring, so member 0 exists.
+                let filler = &self.members[0].node;
+                Replicas::inline(filler, owners[..len].iter().map(|&owner| self.chosen(owner)))
+            }
+            Chosen::Large { owners, .. } => {
+                Replicas::heap(owners.iter().map(|&owner| self.chosen(owner)).collect())
+            }
+        }
     }
 
     /// Like [`Ring::replicas_spread`], writing into `out` (cleared first) so that a caller
@@ -227,16 +240,9 @@ impl<H: RingHash> Ring<H> {
         out: &mut Vec<&'a Node>,
     ) {
         out.clear();
-        let want = n.min(self.members.len());
-        let Some(start) = self.first_point_at_or_after(self.hash_key(key)) else {
-            return;
-        };
-        let mut chosen = Chosen::new(want, self.members.len());
-        if spread == Spread::Zones {
-            self.walk_distinct_zones(start, want, &mut chosen);
+        if let Some(chosen) = self.choose(key, n, spread) {
+            out.extend(chosen.as_slice().iter().map(|&owner| self.chosen(owner)));
         }
-        self.walk_distinct_nodes(start, want, &mut chosen);
-        out.extend(chosen.as_slice().iter().map(|&owner| &self.members[owner as usize].node));
     }
 
     /// Adds `node`. Refuses a duplicate id or a weight needing more than the point limits.
@@ -415,6 +421,26 @@ impl<H: RingHash> Ring<H> {
         self.buckets.push(count as u32);
     }
 
+    /// The replica walk behind [`Ring::replicas_spread`]: the member indices chosen for
+    /// `key`, in order; `None` on an empty ring.
+    #[inline]
+    fn choose<K: AsRef<[u8]> + ?Sized>(&self, key: &K, n: usize, spread: Spread) -> Option<Chosen> {
+        let want = n.min(self.members.len());
+        let start = self.first_point_at_or_after(self.hash_key(key))?;
+        let mut chosen = Chosen::new(want, self.members.len());
+        if spread == Spread::Zones {
+            self.walk_distinct_zones(start, want, &mut chosen);
+        }
+        self.walk_distinct_nodes(start, want, &mut chosen);
+        Some(chosen)
+    }
+
+    /// The node of a member index chosen by a walk.
+    #[inline]
+    fn chosen(&self, owner: u32) -> &Node {
+        &self.members[owner as usize].node
+    }
+
     fn walk_distinct_nodes(&self, start: usize, want: usize, chosen: &mut Chosen) {
         let count = self.owners.len();
         let mut point = start;
@@ -458,8 +484,9 @@ impl<H: RingHash> Ring<H> {
 
 /// Up to this many replicas, the chosen members live in a stack array and "already
 /// chosen?" is a scan of it (no allocation); above it, a bitmap over members keeps the walk
-/// O(points).
-const SMALL_REPLICA_COUNT: usize = 16;
+/// O(points). The same bound as [`Replicas`]' inline storage, so a small walk never
+/// allocates end to end.
+const SMALL_REPLICA_COUNT: usize = INLINE_REPLICAS;
 
 /// The members chosen so far by a replica walk, in order.
 enum Chosen {
@@ -670,6 +697,54 @@ mod tests {
             let replicas = ring.replicas_spread(&i.to_le_bytes(), 3, Spread::Zones);
             assert_eq!(replicas.len(), 3);
             assert_ne!(replicas[0].zone(), replicas[1].zone());
+        }
+    }
+
+    fn ids(nodes: &[&Node]) -> Vec<String> {
+        nodes.iter().map(|node| node.id().to_string()).collect()
+    }
+
+    #[test]
+    fn more_than_sixteen_replicas_are_distinct_and_match_replicas_into() {
+        let names: Vec<String> = (0..20).map(|i| format!("node-{i:02}")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let ring = ring_of(&names, 8);
+        let mut buffer = Vec::new();
+        for i in 0u32..200 {
+            let key = i.to_le_bytes();
+            for spread in [Spread::Nodes, Spread::Zones] {
+                let replicas = ring.replicas_spread(&key, 18, spread);
+                ring.replicas_into(&key, 18, spread, &mut buffer);
+                assert_eq!(replicas.len(), 18);
+                assert_eq!(replicas, buffer);
+                let distinct: std::collections::BTreeSet<String> =
+                    ids(&replicas).into_iter().collect();
+                assert_eq!(distinct.len(), 18);
+            }
+        }
+    }
+
+    #[test]
+    fn up_to_sixteen_replicas_match_replicas_into() {
+        let mut ring = Ring::with_vnodes(32).unwrap();
+        for i in 0..20 {
+            let zone = format!("zone-{}", i % 4);
+            ring.add(Node::new(&format!("node-{i:02}")).unwrap().with_zone(&zone).unwrap())
+                .unwrap();
+        }
+        let mut buffer = Vec::new();
+        for i in 0u32..200 {
+            let key = i.to_le_bytes();
+            for n in [0, 1, 3, INLINE_REPLICAS] {
+                for spread in [Spread::Nodes, Spread::Zones] {
+                    let replicas = ring.replicas_spread(&key, n, spread);
+                    ring.replicas_into(&key, n, spread, &mut buffer);
+                    assert_eq!(replicas.len(), n);
+                    assert_eq!(ids(&replicas), ids(&buffer), "n = {n}, {spread:?}");
+                    let by_value: Vec<&Node> = replicas.clone().into_iter().collect();
+                    assert_eq!(by_value, buffer);
+                }
+            }
         }
     }
 }
