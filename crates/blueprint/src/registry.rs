@@ -8,5 +8,9 @@ use crate::systems;
 
 /// Every system this binary runs, in console order.
 pub fn systems() -> Vec<Arc<dyn System>> {
-    vec![Arc::new(systems::ratelimit::RateLimit), Arc::new(systems::hashring::Hashring)]
+    vec![
+        Arc::new(systems::ratelimit::RateLimit),
+        Arc::new(systems::ids::Ids),
+        Arc::new(systems::hashring::Hashring),
+    ]
 }

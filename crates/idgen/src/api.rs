@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::layout::{Decoded, Layout};
 
+/// The console page (`web/index.html`), for the binary to serve at `/ids/`.
+pub const CONSOLE_HTML: &str = include_str!("../web/index.html");
+
 /// Most IDs one request may ask for.
 pub const MAX_COUNT: usize = 10_000;
 
@@ -191,7 +194,7 @@ pub fn parse_id(text: &str) -> Result<u64, ApiError> {
 }
 
 /// Body of `GET /api/v1/ids`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IdsResponse {
     /// The kind served, e.g. `segment:order`.
     pub kind: String,
@@ -202,7 +205,7 @@ pub struct IdsResponse {
 }
 
 /// One field of an ID, for drawing the bit strip.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BitField {
     /// `sign`, `timestamp`, `datacenter`, `worker` or `sequence`.
     pub name: String,
@@ -215,7 +218,7 @@ pub struct BitField {
 }
 
 /// Body of `GET /api/v1/ids/{id}/decode`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DecodeResponse {
     /// The ID as a decimal string.
     pub id: String,

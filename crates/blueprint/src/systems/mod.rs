@@ -8,6 +8,7 @@
 //! [`System`]: blueprint_platform::System
 
 pub mod hashring;
+pub mod ids;
 pub mod ratelimit;
 
 use blueprint_platform::{BoxError, SystemInfo, system::CATALOG};

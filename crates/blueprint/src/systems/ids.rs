@@ -1,0 +1,650 @@
+//! Unique ID generator (chapter 7): the `[ids]` section, a Snowflake generator on a
+//! worker ID leased from the platform's database, Leaf segments over the same database,
+//! UUIDv7 and ULID; the API over `blueprint_idgen::api`, the console page, and
+//! `blueprint ids new|decode|bench`.
+//!
+//! Uniqueness across servers: every server sharing a database and a `namespace` leases a
+//! distinct worker ID (a row in `idgen_worker_leases`, renewed every
+//! [`HEARTBEAT_INTERVAL`]), and every segment is one conditional `UPDATE`. A server whose
+//! lease may have lapsed stops issuing Snowflake IDs (503 `worker_lease_lost`) until it
+//! holds one again. Leases are not released on shutdown: a server restarted within
+//! [`LEASE_TTL_MS`] gets another worker ID, and one restarted later starts at least that
+//! far past the old server's last timestamp, so a restart never repeats an ID.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock, Weak};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Json;
+use axum::Router;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use blueprint_idgen::api::{
+    self, BitField, CONSOLE_HTML, DecodeResponse, IdKind, IdsQuery, IdsRequest, IdsResponse,
+};
+use blueprint_idgen::cli::{IdArgs, IdCommand};
+use blueprint_idgen::segment::DEFAULT_MAX_STEP;
+use blueprint_idgen::sql::{POSTGRES_MIGRATOR, SQLITE_MIGRATOR};
+use blueprint_idgen::{
+    Clock as IdClock, Layout, LayoutSpec, Lease, LeaseError, NodeId, SegmentAllocator,
+    SegmentConfig, SegmentError, SegmentStore, Snowflake, SnowflakeConfig, SnowflakeError,
+    SqlSegmentStore, SqlWorkerRegistry, SystemClock, UlidGenerator, Uuid7Generator, WorkerRegistry,
+};
+use blueprint_platform::clock::Clock;
+use blueprint_platform::config::{ConfigError, LoadedConfig};
+use blueprint_platform::http::{ApiError, ErrorBody, html_content_type};
+use blueprint_platform::system::section_toml;
+use blueprint_platform::{BoxError, Mounted, Platform, System, SystemInfo, sql_dispatch};
+use clap::Subcommand as _;
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use utoipa::OpenApi as _;
+
+use super::{boxed, catalog_entry};
+
+/// The config section's name (and the catalog entry's).
+const SECTION: &str = "ids";
+/// A worker-ID lease lasts this long unless renewed. It is also how long a restarted
+/// server keeps off its previous worker ID.
+pub const LEASE_TTL_MS: u64 = 30_000;
+/// Renew the lease this often: a third of the TTL, so one failed heartbeat is survived.
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(LEASE_TTL_MS / 3);
+/// A heartbeat or acquire that takes longer than this counts as failed (a hung database
+/// must not hold the renewal loop past the lease's expiry).
+const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Stop issuing this long before the lease expires by our clock: the clock skew between
+/// servers tolerated before a lapsed worker ID could be issued by two of them.
+pub const CLOCK_SKEW_MARGIN_MS: u64 = 5_000;
+/// Most biz tags `segment_tags` may create at mount (each is one `INSERT`).
+pub const MAX_SEGMENT_TAGS: usize = 100;
+/// Longest `namespace` accepted.
+pub const MAX_NAMESPACE_LEN: usize = 64;
+/// The first ID of a biz tag created here (0 stays free to mean "no ID").
+const FIRST_SEGMENT_ID: u64 = 1;
+
+/// The `[ids]` section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IdsConfig {
+    /// The datacenter field of every Snowflake ID this server issues (0..=31 in the
+    /// default layout). Set by the operator, one value per datacenter or region.
+    pub datacenter: u64,
+    /// Worker IDs are leased within `<namespace>/dc<datacenter>`: servers sharing a
+    /// database, a namespace and a datacenter never hold the same worker ID.
+    pub namespace: String,
+    /// Biz tags created at mount if absent, so `kind=segment:<tag>` works out of the box.
+    pub segment_tags: Vec<String>,
+    /// The stored step of the tags created here: the first segment's size and the least
+    /// the dynamic step shrinks to.
+    pub segment_step: u64,
+}
+
+impl Default for IdsConfig {
+    fn default() -> Self {
+        Self {
+            datacenter: 0,
+            namespace: "blueprint".into(),
+            segment_tags: vec!["order".into()],
+            segment_step: 1_000,
+        }
+    }
+}
+
+impl IdsConfig {
+    /// Check every field, returning the Snowflake layout the datacenter was checked in.
+    pub fn validate(&self) -> Result<Layout, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid(format!("[{SECTION}] {message}"));
+        let layout = LayoutSpec::snowflake()
+            .validate(SystemClock.now_ms())
+            .map_err(|error| invalid(format!("Snowflake layout: {error}")))?;
+        if self.datacenter > layout.max_datacenter() {
+            return Err(invalid(format!(
+                "datacenter = {} is out of range: the Snowflake layout allows 0..={}",
+                self.datacenter,
+                layout.max_datacenter()
+            )));
+        }
+        if self.namespace.is_empty() || self.namespace.len() > MAX_NAMESPACE_LEN {
+            return Err(invalid(format!("namespace must be 1 to {MAX_NAMESPACE_LEN} bytes")));
+        }
+        if !(1..=DEFAULT_MAX_STEP).contains(&self.segment_step) {
+            return Err(invalid(format!("segment_step must be 1 to {DEFAULT_MAX_STEP}")));
+        }
+        if self.segment_tags.len() > MAX_SEGMENT_TAGS {
+            return Err(invalid(format!("at most {MAX_SEGMENT_TAGS} segment_tags")));
+        }
+        for tag in &self.segment_tags {
+            // The same rule as a request's `kind=segment:<tag>`, so every tag is reachable.
+            if format!("segment:{tag}").parse::<IdKind>().is_err() {
+                return Err(invalid(format!(
+                    "segment tag {tag:?} must be 1 to {} of A-Z a-z 0-9 - _ .",
+                    api::MAX_BIZ_TAG_LEN
+                )));
+            }
+        }
+        Ok(layout)
+    }
+
+    /// The lease namespace: worker IDs are unique within a datacenter.
+    fn lease_namespace(&self) -> String {
+        format!("{}/dc{}", self.namespace, self.datacenter)
+    }
+}
+
+/// The ID generator system.
+#[derive(Debug, Default)]
+pub struct Ids;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(issue, decode),
+    components(schemas(IdsResponse, DecodeResponse, BitField)),
+    tags((name = "ids", description = "Unique ID generator (chapter 7)"))
+)]
+struct IdsApi;
+
+impl System for Ids {
+    fn info(&self) -> SystemInfo {
+        catalog_entry(SECTION)
+    }
+
+    fn effective_config(&self, config: &LoadedConfig) -> Result<toml::Value, ConfigError> {
+        config.section::<IdsConfig>(SECTION)?.validate()?;
+        section_toml::<IdsConfig>(config, SECTION)
+    }
+
+    fn mount<'a>(&'a self, platform: &'a Platform) -> BoxFuture<'a, Result<Mounted, BoxError>> {
+        Box::pin(async move {
+            let service = start(platform).await.map_err(boxed)?;
+            let router = Router::new()
+                .route("/ids/", get(page))
+                .route("/api/v1/ids", get(issue))
+                .route("/api/v1/ids/{id}/decode", get(decode))
+                .with_state(Arc::new(service));
+            Ok(Mounted { router, openapi: IdsApi::openapi(), probes: Vec::new() })
+        })
+    }
+
+    fn command(&self) -> clap::Command {
+        IdCommand::augment_subcommands(clap::Command::new(SECTION))
+    }
+
+    fn run_command<'a>(
+        &'a self,
+        name: &'a str,
+        matches: &'a clap::ArgMatches,
+        _config: &'a LoadedConfig,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(async move {
+            let command = id_command(name, matches).map_err(boxed)?;
+            // `bench` spins CPU for seconds: off the async workers.
+            tokio::task::spawn_blocking(move || blueprint_idgen::cli::run(IdArgs { command }))
+                .await
+                .map_err(boxed)?
+                .map_err(boxed)
+        })
+    }
+}
+
+/// Rebuild the idgen command from one subcommand's matches. The platform hands a system
+/// only its subcommand's name and matches, and clap's derive reads an enum from the
+/// parent's, so the variant is assembled here from the argument IDs (the field names);
+/// the unit tests parse every subcommand through this, so a renamed field fails them.
+fn id_command(name: &str, matches: &clap::ArgMatches) -> anyhow::Result<IdCommand> {
+    Ok(match name {
+        "new" => IdCommand::New {
+            kind: argument(matches, "kind")?,
+            count: argument(matches, "count")?,
+            datacenter: argument(matches, "datacenter")?,
+            worker: argument(matches, "worker")?,
+        },
+        "decode" => {
+            IdCommand::Decode { id: argument(matches, "id")?, json: argument(matches, "json")? }
+        }
+        "bench" => IdCommand::Bench {
+            seconds: argument(matches, "seconds")?,
+            threads: argument(matches, "threads")?,
+        },
+        other => anyhow::bail!("unknown subcommand ids {other}"),
+    })
+}
+
+/// The parsed value of argument `id` (every idgen argument has a default or is required).
+fn argument<T: Clone + Send + Sync + 'static>(
+    matches: &clap::ArgMatches,
+    id: &str,
+) -> anyhow::Result<T> {
+    matches
+        .try_get_one::<T>(id)
+        .with_context(|| format!("reading argument {id}"))?
+        .cloned()
+        .with_context(|| format!("argument {id} is missing"))
+}
+
+/// Migrate, lease a worker ID, create the configured biz tags, and build the generators.
+async fn start(platform: &Platform) -> anyhow::Result<IdService> {
+    let config: IdsConfig = platform.config.section(SECTION)?;
+    let layout = config.validate()?;
+    platform.sql.migrate("idgen", &SQLITE_MIGRATOR, &POSTGRES_MIGRATOR).await?;
+    let namespace = config.lease_namespace();
+    let max_workers = layout.max_worker() + 1;
+    let owner = format!("blueprint pid {}", std::process::id());
+    let clock = Arc::clone(&platform.clock);
+    let (worker, segments) = sql_dispatch!(&platform.sql, pool => {
+        let registry = SqlWorkerRegistry::new(pool.clone(), namespace.clone(), max_workers);
+        let worker = lease_worker(registry, config.datacenter, owner, clock)
+            .await
+            .with_context(|| format!("leasing a worker ID in namespace {namespace}"))?;
+        let store = SqlSegmentStore::new(pool.clone());
+        for tag in &config.segment_tags {
+            store
+                .insert_tag(tag, FIRST_SEGMENT_ID, config.segment_step, "created by [ids] segment_tags")
+                .await
+                .with_context(|| format!("creating biz tag {tag}"))?;
+        }
+        let allocator =
+            SegmentAllocator::new(Arc::new(store), Arc::new(SystemClock), SegmentConfig::default());
+        (worker, Box::new(allocator) as Box<dyn SegmentIssuer>)
+    });
+    tracing::info!(
+        namespace,
+        datacenter = config.datacenter,
+        worker = worker.current().node().worker,
+        "ids: worker ID leased"
+    );
+    Ok(IdService {
+        worker,
+        segments,
+        uuid7: Uuid7Generator::new(SystemClock),
+        ulid: UlidGenerator::new(SystemClock),
+    })
+}
+
+/// Acquire a lease, build the worker on it, and keep it renewed for as long as the
+/// worker lives.
+async fn lease_worker<R: WorkerRegistry>(
+    registry: R,
+    datacenter: u64,
+    owner: String,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<Worker>> {
+    let now_ms = unix_ms(clock.as_ref());
+    let lease = registry.acquire(&owner, now_ms, LEASE_TTL_MS).await?;
+    let worker = match Worker::new(datacenter, &lease, clock) {
+        Ok(worker) => Arc::new(worker),
+        Err(error) => {
+            // Best effort: the lease would lapse by itself within the TTL anyway.
+            let _released = registry.release(&lease).await;
+            return Err(error.into());
+        }
+    };
+    tokio::spawn(keep_leased(registry, owner, Some(lease), Arc::downgrade(&worker)));
+    Ok(worker)
+}
+
+/// Every [`HEARTBEAT_INTERVAL`]: renew the lease, or acquire a new one once it is lost.
+/// Ends when the worker is dropped (the server stopped).
+async fn keep_leased<R: WorkerRegistry>(
+    registry: R,
+    owner: String,
+    mut lease: Option<Lease>,
+    worker: Weak<Worker>,
+) {
+    let mut ticker = tokio::time::interval(HEARTBEAT_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await; // the first tick is immediate, and the lease is fresh
+    loop {
+        ticker.tick().await;
+        let Some(worker) = worker.upgrade() else { return };
+        lease = match lease {
+            Some(held) => renew(&registry, &worker, held).await,
+            None => reacquire(&registry, &worker, &owner).await,
+        };
+    }
+}
+
+/// Extend `held`; `None` when it is lost for good. A failure that is not a loss keeps
+/// it: the next tick retries, and the worker stops issuing by itself as expiry nears.
+async fn renew<R: WorkerRegistry>(registry: &R, worker: &Worker, held: Lease) -> Option<Lease> {
+    let renewal = registry.heartbeat(&held, worker.now_ms(), LEASE_TTL_MS);
+    match tokio::time::timeout(HEARTBEAT_TIMEOUT, renewal).await {
+        Ok(Ok(renewed)) => {
+            worker.extend(&renewed);
+            Some(renewed)
+        }
+        Ok(Err(LeaseError::Lost { worker_id })) => {
+            worker.lapse();
+            tracing::error!(worker_id, "ids: worker ID lease lost; acquiring another");
+            None
+        }
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "ids: lease heartbeat failed; retrying");
+            Some(held)
+        }
+        Err(_elapsed) => {
+            tracing::warn!(?HEARTBEAT_TIMEOUT, "ids: lease heartbeat timed out; retrying");
+            Some(held)
+        }
+    }
+}
+
+/// Acquire a new lease and move the worker onto it; `None` to retry on the next tick.
+async fn reacquire<R: WorkerRegistry>(registry: &R, worker: &Worker, owner: &str) -> Option<Lease> {
+    let acquisition = registry.acquire(owner, worker.now_ms(), LEASE_TTL_MS);
+    let lease = match tokio::time::timeout(HEARTBEAT_TIMEOUT, acquisition).await {
+        Ok(Ok(lease)) => lease,
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "ids: cannot acquire a worker ID; retrying");
+            return None;
+        }
+        Err(_elapsed) => {
+            tracing::warn!(?HEARTBEAT_TIMEOUT, "ids: acquiring a worker ID timed out; retrying");
+            return None;
+        }
+    };
+    match worker.install(&lease) {
+        Ok(()) => {
+            tracing::info!(worker_id = lease.worker_id, "ids: issuing again on a new worker ID");
+            Some(lease)
+        }
+        Err(error) => {
+            tracing::error!(%error, "ids: cannot build a generator on the new worker ID");
+            let _released = registry.release(&lease).await;
+            None
+        }
+    }
+}
+
+/// The wall clock in Unix ms (a clock before 1970 reads as 0: every lease looks expired).
+fn unix_ms(clock: &dyn Clock) -> u64 {
+    u64::try_from(clock.now_ms()).unwrap_or(0)
+}
+
+type Generator = Snowflake<SystemClock>;
+
+fn new_generator(datacenter: u64, worker: u64) -> Result<Generator, SnowflakeError> {
+    let config =
+        SnowflakeConfig { node: NodeId { datacenter, worker }, ..SnowflakeConfig::default() };
+    Snowflake::new(&config, SystemClock)
+}
+
+/// The Snowflake generator and the lease that makes its worker ID ours.
+struct Worker {
+    datacenter: u64,
+    /// Replaced only when a lost lease is re-acquired on another worker ID.
+    generator: RwLock<Arc<Generator>>,
+    /// Issue only while `now + CLOCK_SKEW_MARGIN_MS` is before this (0: no lease).
+    lease_expires_at_ms: AtomicU64,
+    /// The clock lease times are read on (the platform's, shared by every server).
+    clock: Arc<dyn Clock>,
+}
+
+impl Worker {
+    fn new(datacenter: u64, lease: &Lease, clock: Arc<dyn Clock>) -> Result<Self, SnowflakeError> {
+        Ok(Self {
+            datacenter,
+            generator: RwLock::new(Arc::new(new_generator(datacenter, lease.worker_id)?)),
+            lease_expires_at_ms: AtomicU64::new(lease.expires_at_ms),
+            clock,
+        })
+    }
+
+    fn now_ms(&self) -> u64 {
+        unix_ms(self.clock.as_ref())
+    }
+
+    fn current(&self) -> Arc<Generator> {
+        Arc::clone(&self.generator.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// `count` consecutive IDs. Past 4,096 in one millisecond the generator waits for
+    /// the next one: at most ~3 ms for [`api::MAX_COUNT`], short enough to stay inline.
+    fn next_ids(&self, count: usize) -> Result<Vec<u64>, IdError> {
+        let expires_at_ms = self.lease_expires_at_ms.load(Ordering::Acquire);
+        if self.now_ms().saturating_add(CLOCK_SKEW_MARGIN_MS) >= expires_at_ms {
+            return Err(IdError::LeaseLapsed);
+        }
+        let mut ids = Vec::with_capacity(count);
+        self.current().next_ids(&mut ids, count).map_err(IdError::Snowflake)?;
+        Ok(ids)
+    }
+
+    fn extend(&self, lease: &Lease) {
+        self.lease_expires_at_ms.store(lease.expires_at_ms, Ordering::Release);
+    }
+
+    fn lapse(&self) {
+        self.lease_expires_at_ms.store(0, Ordering::Release);
+    }
+
+    /// Issue on `lease` from now on. The generator is kept when the worker ID is the same
+    /// (a fresh one could repeat the old one's IDs within the current millisecond).
+    fn install(&self, lease: &Lease) -> Result<(), SnowflakeError> {
+        if self.current().node().worker != lease.worker_id {
+            let generator = Arc::new(new_generator(self.datacenter, lease.worker_id)?);
+            *self.generator.write().unwrap_or_else(PoisonError::into_inner) = generator;
+        }
+        // After the swap (release), so no request pairs the new lease with the old worker.
+        self.extend(lease);
+        Ok(())
+    }
+}
+
+/// A segment allocator over either SQL pool, as one object type.
+trait SegmentIssuer: Send + Sync {
+    fn next_ids<'a>(
+        &'a self,
+        biz_tag: &'a str,
+        count: usize,
+    ) -> BoxFuture<'a, Result<Vec<u64>, SegmentError>>;
+}
+
+impl<S: SegmentStore, C: IdClock> SegmentIssuer for Arc<SegmentAllocator<S, C>> {
+    fn next_ids<'a>(
+        &'a self,
+        biz_tag: &'a str,
+        count: usize,
+    ) -> BoxFuture<'a, Result<Vec<u64>, SegmentError>> {
+        Box::pin(SegmentAllocator::next_ids(self, biz_tag, count))
+    }
+}
+
+/// Every generator the API serves.
+struct IdService {
+    worker: Arc<Worker>,
+    segments: Box<dyn SegmentIssuer>,
+    uuid7: Uuid7Generator<SystemClock>,
+    ulid: UlidGenerator<SystemClock>,
+}
+
+/// Why no IDs were issued.
+#[derive(Debug)]
+enum IdError {
+    /// A bad request, with idgen's code and status.
+    Request(api::ApiError),
+    /// The worker-ID lease may have lapsed.
+    LeaseLapsed,
+    Snowflake(SnowflakeError),
+    Segment(SegmentError),
+}
+
+impl IdService {
+    async fn issue(&self, request: &IdsRequest) -> Result<IdsResponse, IdError> {
+        let count = request.count;
+        let ids: Vec<String> = match &request.kind {
+            IdKind::Snowflake => self.worker.next_ids(count)?.iter().map(u64::to_string).collect(),
+            IdKind::Segment { biz_tag } => {
+                let ids = self.segments.next_ids(biz_tag, count).await.map_err(IdError::Segment)?;
+                ids.iter().map(u64::to_string).collect()
+            }
+            IdKind::Uuid7 => (0..count).map(|_| self.uuid7.next_uuid().to_string()).collect(),
+            IdKind::Ulid => (0..count).map(|_| self.ulid.next_ulid().to_string()).collect(),
+        };
+        Ok(IdsResponse { kind: request.kind.to_string(), count: ids.len(), ids })
+    }
+
+    fn decode(&self, text: &str) -> Result<DecodeResponse, IdError> {
+        let id = api::parse_id(text).map_err(IdError::Request)?;
+        let generator = self.worker.current();
+        let decoded = generator.layout().decode(id).map_err(|_| {
+            IdError::Request(api::ApiError::InvalidId { id: text.chars().take(32).collect() })
+        })?;
+        Ok(DecodeResponse::new(generator.layout(), &decoded))
+    }
+}
+
+fn request_error(error: &api::ApiError) -> ApiError {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    ApiError::new(status, error.code(), error.to_string())
+}
+
+fn api_error(error: IdError) -> ApiError {
+    match error {
+        IdError::Request(error) => request_error(&error),
+        IdError::LeaseLapsed | IdError::Snowflake(SnowflakeError::Closed) => ApiError::unavailable(
+            "worker_lease_lost",
+            "this server holds no live worker-ID lease for Snowflake IDs; retry shortly",
+        ),
+        IdError::Snowflake(SnowflakeError::ClockRolledBack { behind_ms, .. }) => {
+            tracing::error!(behind_ms, "ids: clock moved back");
+            ApiError::unavailable("clock_rolled_back", "the server's clock moved back; retry")
+        }
+        IdError::Segment(SegmentError::UnknownBizTag { biz_tag }) => {
+            request_error(&api::ApiError::UnknownBizTag { biz_tag })
+        }
+        IdError::Segment(SegmentError::Database(error)) => {
+            tracing::error!(%error, "ids: segment store failed");
+            ApiError::unavailable("sql_unavailable", "the segment store is unavailable")
+        }
+        IdError::Snowflake(error) => ApiError::internal(&error),
+        IdError::Segment(error) => ApiError::internal(&error),
+    }
+}
+
+async fn page() -> impl axum::response::IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, html_content_type())], CONSOLE_HTML)
+}
+
+/// New IDs from one generator.
+#[utoipa::path(get, path = "/api/v1/ids", tag = "ids",
+    params(
+        ("count" = Option<String>, Query, description = "How many IDs, 1 to 10000 (default 1)"),
+        ("kind" = Option<String>, Query,
+            description = "snowflake (default), segment:<biz_tag>, uuid7 or ulid")),
+    responses((status = 200, body = IdsResponse), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "unknown biz tag"),
+        (status = 503, body = ErrorBody, description = "no live worker-ID lease")))]
+async fn issue(
+    State(service): State<Arc<IdService>>,
+    query: Result<Query<IdsQuery>, QueryRejection>,
+) -> Result<Json<IdsResponse>, ApiError> {
+    let Query(query) =
+        query.map_err(|rejection| ApiError::bad_request("invalid_query", rejection.body_text()))?;
+    let request = IdsRequest::parse(&query).map_err(|error| request_error(&error))?;
+    service.issue(&request).await.map(Json).map_err(api_error)
+}
+
+/// A Snowflake ID taken apart: timestamp, datacenter, worker, sequence and their bits.
+#[utoipa::path(get, path = "/api/v1/ids/{id}/decode", tag = "ids",
+    params(("id" = String, Path, description = "A Snowflake ID, decimal")),
+    responses((status = 200, body = DecodeResponse), (status = 400, body = ErrorBody)))]
+async fn decode(
+    State(service): State<Arc<IdService>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<DecodeResponse>, ApiError> {
+    let Path(id) =
+        id.map_err(|rejection| ApiError::bad_request("invalid_id", rejection.body_text()))?;
+    service.decode(&id).map(Json).map_err(api_error)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use blueprint_idgen::MemoryRegistry;
+    use blueprint_platform::clock::ManualClock;
+
+    use super::*;
+
+    /// 2026-01-01T00:00:00Z.
+    const NOW_MS: i64 = 1_767_225_600_000;
+
+    async fn leased(registry: &MemoryRegistry, clock: &ManualClock) -> (Worker, Lease) {
+        let lease = registry.acquire("a", NOW_MS as u64, LEASE_TTL_MS).await.unwrap();
+        (Worker::new(3, &lease, Arc::new(clock.clone())).unwrap(), lease)
+    }
+
+    fn worker_of(worker: &Worker) -> u64 {
+        let id = worker.next_ids(1).unwrap()[0];
+        worker.current().layout().decode(id).unwrap().worker
+    }
+
+    #[tokio::test]
+    async fn a_worker_stops_issuing_within_the_skew_margin_of_its_lease_expiry() {
+        let registry = MemoryRegistry::new(4);
+        let clock = ManualClock::new(NOW_MS);
+        let (worker, _lease) = leased(&registry, &clock).await;
+        assert_eq!(worker.next_ids(10).unwrap().len(), 10);
+        clock.advance_ms((LEASE_TTL_MS - CLOCK_SKEW_MARGIN_MS) as i64);
+        assert!(matches!(worker.next_ids(1), Err(IdError::LeaseLapsed)));
+    }
+
+    #[tokio::test]
+    async fn a_renewed_lease_keeps_issuing_past_the_first_expiry() {
+        let registry = MemoryRegistry::new(4);
+        let clock = ManualClock::new(NOW_MS);
+        let (worker, lease) = leased(&registry, &clock).await;
+        clock.advance_ms(HEARTBEAT_INTERVAL.as_millis() as i64);
+        let renewed = renew(&registry, &worker, lease).await.unwrap();
+        assert!(renewed.expires_at_ms > lease.expires_at_ms);
+        clock.advance_ms((LEASE_TTL_MS - CLOCK_SKEW_MARGIN_MS) as i64 - 1);
+        assert_eq!(worker_of(&worker), 0);
+    }
+
+    #[tokio::test]
+    async fn a_lost_lease_stops_issuing_until_another_worker_id_is_acquired() {
+        let registry = MemoryRegistry::new(4);
+        let clock = ManualClock::new(NOW_MS);
+        let (worker, lease) = leased(&registry, &clock).await;
+        // The heartbeats failed past expiry, and another server took worker 0.
+        clock.advance_ms(LEASE_TTL_MS as i64 + 1);
+        registry.acquire("b", unix_ms(&clock), LEASE_TTL_MS).await.unwrap();
+        assert!(renew(&registry, &worker, lease).await.is_none());
+        assert!(matches!(worker.next_ids(1), Err(IdError::LeaseLapsed)));
+        let again = reacquire(&registry, &worker, "a").await.unwrap();
+        assert_eq!(again.worker_id, 1);
+        assert_eq!(worker_of(&worker), 1);
+    }
+
+    #[test]
+    fn every_ids_subcommand_parses_into_the_idgen_command() {
+        let parse = |args: &[&str]| {
+            let matches = Ids.command().try_get_matches_from(args).unwrap();
+            let (name, sub) = matches.subcommand().unwrap();
+            id_command(name, sub).unwrap()
+        };
+        let new = parse(&["ids", "new", "--kind", "ulid", "-n", "3", "--worker", "5"]);
+        assert!(
+            matches!(new, IdCommand::New { ref kind, count: 3, worker: 5, .. } if kind == "ulid"),
+            "{new:?}"
+        );
+        let decode = parse(&["ids", "decode", "42", "--json"]);
+        assert!(matches!(decode, IdCommand::Decode { ref id, json: true } if id == "42"));
+        let bench = parse(&["ids", "bench", "--seconds", "1", "--threads", "2"]);
+        assert!(matches!(bench, IdCommand::Bench { seconds: 1, threads: 2 }));
+    }
+
+    #[test]
+    fn the_default_section_is_valid_and_bad_values_are_named() {
+        assert!(IdsConfig::default().validate().is_ok());
+        let far = IdsConfig { datacenter: 32, ..IdsConfig::default() };
+        let message = far.validate().unwrap_err().to_string();
+        assert!(message.contains("datacenter = 32") && message.contains("0..=31"), "{message}");
+        let tag = IdsConfig { segment_tags: vec!["a b".into()], ..IdsConfig::default() };
+        assert!(tag.validate().unwrap_err().to_string().contains("\"a b\""));
+        let step = IdsConfig { segment_step: 0, ..IdsConfig::default() };
+        assert!(step.validate().unwrap_err().to_string().contains("segment_step"));
+    }
+}
