@@ -40,9 +40,10 @@ fn command(systems: &[Arc<dyn System>]) -> Command {
                 .value_parser(clap::value_parser!(PathBuf))
                 .help("Path to blueprint.toml"),
         )
-        .subcommand(ServeArgs::augment_args(
-            Command::new("up").about("Run every system in one process, with the console"),
-        ))
+        .subcommand(
+            ServeArgs::augment_args(Command::new("up"))
+                .about("Run every system in one process, with the console"),
+        )
         .subcommand(
             Command::new("config")
                 .about("Inspect the configuration")
@@ -54,9 +55,9 @@ fn command(systems: &[Arc<dyn System>]) -> Command {
         .subcommand(Command::new("version").about("Print the version"));
     for system in systems {
         let info = system.info();
-        let serve = ServeArgs::augment_args(
-            Command::new("serve").about(format!("Run {} alone", info.title)),
-        );
+        // `about` after `augment_args`, which would otherwise put ServeArgs' doc there.
+        let serve = ServeArgs::augment_args(Command::new("serve"))
+            .about(format!("Run {} alone", info.title));
         command = command.subcommand(
             system.command().about(info.title).subcommand_required(true).subcommand(serve),
         );

@@ -204,3 +204,14 @@ fn wait_for(port: u16, path: &str) -> reqwest::blocking::Response {
         }
     }
 }
+
+#[test]
+fn serve_help_says_what_it_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = blueprint(&["ratelimit", "serve", "--help"], dir.path());
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.starts_with("Run Rate limiter alone"), "{stdout}");
+    let output = blueprint(&["up", "--help"], dir.path());
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("Run every system"));
+}

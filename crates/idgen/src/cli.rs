@@ -1,4 +1,4 @@
-//! `blueprint id new|decode|bench`: the clap arguments and their runner.
+//! `blueprint ids new|decode|bench`: the clap arguments and their runner.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,7 +18,7 @@ const MAX_BENCH_SECONDS: u64 = 600;
 /// Most `bench` threads accepted.
 const MAX_BENCH_THREADS: usize = 256;
 
-/// `blueprint id ...`
+/// `blueprint ids ...`
 #[derive(Debug, Args)]
 pub struct IdArgs {
     /// What to do.
@@ -63,7 +63,7 @@ pub enum IdCommand {
     },
 }
 
-/// Run a parsed `blueprint id` command.
+/// Run a parsed `blueprint ids` command.
 pub fn run(args: IdArgs) -> anyhow::Result<()> {
     match args.command {
         IdCommand::New { kind, count, datacenter, worker } => {

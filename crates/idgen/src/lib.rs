@@ -21,7 +21,7 @@
 //! - [`registry`]: [`WorkerRegistry`] leases; [`ticket`]: [`TicketServer`].
 //! - [`sql`]: SQLite and PostgreSQL implementations of the three stores, and migrations.
 //! - [`api`]: HTTP request/response types and the parsing of `kind`/`count`.
-//! - [`cli`]: `blueprint id new|decode|bench`.
+//! - [`cli`]: `blueprint ids new|decode|bench`.
 //!
 //! # Limits
 //!
