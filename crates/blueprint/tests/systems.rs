@@ -272,6 +272,40 @@ async fn a_redis_store_shares_counters_between_two_servers() {
 }
 
 #[tokio::test]
+async fn envoy_speaks_grpc_to_the_same_limits_through_the_platform() {
+    use blueprint_ratelimit::envoy::{
+        Code, Entry, RateLimitDescriptor, RateLimitRequest, RateLimitResponse,
+        SHOULD_RATE_LIMIT_PATH,
+    };
+    let app = app_with_rules(DEMO_RULES, json!({})).await;
+    let channel = tonic::transport::Channel::from_shared(app.url("")).unwrap().connect().await;
+    let mut grpc = tonic::client::Grpc::new(channel.unwrap());
+    let descriptor = RateLimitDescriptor {
+        entries: vec![Entry { key: "user".into(), value: "envoy-user".into() }],
+        hits_addend: None,
+    };
+    let mut codes = Vec::new();
+    for _ in 0..3 {
+        grpc.ready().await.unwrap();
+        let request = tonic::Request::new(RateLimitRequest {
+            domain: "api".into(),
+            descriptors: vec![descriptor.clone()],
+            hits_addend: 0,
+        });
+        let codec = tonic_prost::ProstCodec::<RateLimitRequest, RateLimitResponse>::default();
+        let path = axum::http::uri::PathAndQuery::from_static(SHOULD_RATE_LIMIT_PATH);
+        codes.push(grpc.unary(request, path, codec).await.unwrap().into_inner().overall_code);
+    }
+    let (ok, over) = (i32::from(Code::Ok), i32::from(Code::OverLimit));
+    assert_eq!(codes, [ok, ok, over], "2 per minute per user");
+    // The HTTP check API sees the hits Envoy spent.
+    let check = json!({"domain": "api", "hits": 0,
+        "descriptors": [{"entries": [{"key": "user", "value": "envoy-user"}]}]});
+    let (_, body) = post(&app, "/api/v1/ratelimit/check", check).await;
+    assert_eq!(body["remaining"], 0, "{body}");
+}
+
+#[tokio::test]
 async fn the_hashring_api_describes_rings_and_changes() {
     let app = app().await;
     let (status, config) = get_json(&app, "/api/v1/hashring/config").await;

@@ -6,6 +6,7 @@
 //!   `invalid_simulation`.
 //! - `GET /api/v1/ratelimit/demo` — only in [`service_router`], behind the layer.
 //! - `GET /ratelimit/` — the console page.
+//! - gRPC `envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit` — [`crate::envoy`].
 
 use std::sync::Arc;
 
@@ -57,7 +58,8 @@ fn check_routes(limiter: Arc<RateLimiter>) -> Router {
     Router::new()
         .route("/api/v1/ratelimit/check", post(check))
         .route("/ratelimit/", get(|| async { Html(CONSOLE_HTML) }))
-        .with_state(limiter)
+        .with_state(Arc::clone(&limiter))
+        .merge(crate::envoy::router(limiter))
 }
 
 fn simulate_routes() -> Router {

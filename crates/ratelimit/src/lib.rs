@@ -25,6 +25,7 @@
 //!   it; the console page `web/index.html` charts it).
 //! - [`api`]: JSON bodies; [`http`]: `router(limiter)` with the check and simulate
 //!   routes and the console page, for the binary to mount.
+//! - [`envoy`]: Envoy's `RateLimitService/ShouldRateLimit` over gRPC, the same decisions.
 //! - [`config`]: the `[ratelimit]` settings and `start()`, which builds the engine,
 //!   the layer's settings and the rules watcher. `rules/example.yaml` is a starting point.
 //!
@@ -57,6 +58,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod core;
+pub mod envoy;
 pub mod http;
 pub mod layer;
 pub mod limiter;

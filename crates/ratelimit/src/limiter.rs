@@ -11,7 +11,7 @@ use crate::clock::Clock;
 use crate::core::{Algorithm, AnyState, Decision, HITS_MAX, Nanos};
 use crate::local::LocalStore;
 use crate::redis_store::{RedisLimit, RedisStore};
-use crate::rules::{Descriptor, MatchedLimit, RuleSet, UnknownDomain};
+use crate::rules::{Descriptor, MatchedLimit, Rule, RuleSet, UnknownDomain};
 
 /// What to do when the store (Redis) cannot answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -50,6 +50,8 @@ pub struct LimitStatus {
     pub shadow: bool,
     /// The rule's period in seconds (for `RateLimit-Policy`), 0 when unlimited.
     pub window_seconds: u64,
+    /// The rule itself (its name, unit and spec, for APIs that echo the limit).
+    pub rule: Arc<Rule>,
 }
 
 /// The decision for a whole request.
@@ -227,6 +229,7 @@ fn summarize(
             decision,
             shadow: m.rule.shadow_mode,
             window_seconds: window_seconds(m),
+            rule: Arc::clone(&m.rule),
         });
     }
     let enforced = || {
