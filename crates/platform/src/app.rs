@@ -160,7 +160,9 @@ pub async fn build_router(
         system_routes = system_routes.merge(parts.router);
         mounted.push(MountedSystem { info, probes: parts.probes });
     }
-    let openapi_json = openapi.to_json().unwrap_or_else(|_| "{}".into());
+    let mut document = serde_json::to_value(&openapi).unwrap_or_default();
+    http::openapi::complete(&mut document);
+    let openapi_json = document.to_string();
     let state = AppState {
         platform_probes: Arc::new(platform.probes()),
         systems: Arc::new(mounted),

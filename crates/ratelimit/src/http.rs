@@ -105,7 +105,8 @@ async fn check(
 /// Run one algorithm against a traffic pattern; accepted vs rejected over time.
 #[utoipa::path(post, path = "/api/v1/ratelimit/simulate", tag = "ratelimit", request_body = SimulationRequest,
     responses((status = 200, body = Timeline), (status = 400, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
+        (status = 422, body = ErrorBody),
+        (status = 429, body = ErrorBody, description = "rate limited (the route is behind the limiter)")))]
 async fn simulate_handler(body: Result<Json<SimulationRequest>, JsonRejection>) -> Response {
     let Json(req) = match body {
         Ok(b) => b,

@@ -11,6 +11,7 @@
 pub mod error;
 pub mod health;
 pub mod metrics;
+pub mod openapi;
 
 use std::future::Future;
 use std::time::Duration;
