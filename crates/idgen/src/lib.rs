@@ -19,6 +19,8 @@
 //! - [`ring`]: [`UidRing`], uid-generator's cached mode.
 //! - [`segment`]: [`SegmentAllocator`] over a [`SegmentStore`], Leaf's segment mode.
 //! - [`registry`]: [`WorkerRegistry`] leases; [`ticket`]: [`TicketServer`].
+//! - [`leased`]: [`LeasedSnowflake`], a Snowflake generator on a worker ID it keeps
+//!   leased (heartbeats, stops issuing near expiry, re-acquires after a loss).
 //! - [`sql`]: SQLite and PostgreSQL implementations of the three stores, and migrations.
 //! - [`api`]: HTTP request/response types and the parsing of `kind`/`count`.
 //! - [`cli`]: `blueprint ids new|decode|bench`.
@@ -29,6 +31,8 @@
 //!   32 workers, horizon 2080-07-10. A layout is refused once expired.
 //! - Rollbacks up to [`DEFAULT_MAX_ROLLBACK_WAIT_MS`] are waited out; larger ones fail.
 //! - [`api::MAX_COUNT`] IDs per HTTP request.
+//! - A [`LeasedSnowflake`] stops issuing [`leased::CLOCK_SKEW_MARGIN_MS`] before its
+//!   lease expires ([`leased::LEASE_TTL_MS`] after the last renewal).
 //!
 //! # Example
 //!
@@ -49,6 +53,7 @@ pub mod api;
 pub mod cli;
 pub mod clock;
 pub mod layout;
+pub mod leased;
 pub mod periodic;
 pub mod persist;
 pub mod registry;
@@ -61,6 +66,7 @@ pub mod uuid7;
 
 pub use clock::{Clock, ManualClock, SystemClock, TickerClock};
 pub use layout::{DecodeError, Decoded, Layout, LayoutError, LayoutSpec};
+pub use leased::{LeaseStartError, LeasedError, LeasedSnowflake};
 pub use periodic::PeriodicThread;
 pub use persist::{PersistError, TimestampFile};
 pub use registry::{Lease, LeaseError, MemoryRegistry, WorkerRegistry};

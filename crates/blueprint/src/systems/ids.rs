@@ -4,16 +4,15 @@
 //! `blueprint ids new|decode|bench`.
 //!
 //! Uniqueness across servers: every server sharing a database and a `namespace` leases a
-//! distinct worker ID (a row in `idgen_worker_leases`, renewed every
-//! [`HEARTBEAT_INTERVAL`]), and every segment is one conditional `UPDATE`. A server whose
-//! lease may have lapsed stops issuing Snowflake IDs (503 `worker_lease_lost`) until it
-//! holds one again. Leases are not released on shutdown: a server restarted within
-//! [`LEASE_TTL_MS`] gets another worker ID, and one restarted later starts at least that
-//! far past the old server's last timestamp, so a restart never repeats an ID.
+//! distinct worker ID (a row in `idgen_worker_leases`, kept by
+//! [`blueprint_idgen::LeasedSnowflake`], renewed every [`HEARTBEAT_INTERVAL`]), and every
+//! segment is one conditional `UPDATE`. A server whose lease may have lapsed stops issuing
+//! Snowflake IDs (503 `worker_lease_lost`) until it holds one again. Leases are not
+//! released on shutdown: a server restarted within [`LEASE_TTL_MS`] gets another worker
+//! ID, and one restarted later starts at least that far past the old server's last
+//! timestamp, so a restart never repeats an ID.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock, Weak};
-use std::time::Duration;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use axum::Json;
@@ -28,10 +27,12 @@ use blueprint_idgen::api::{
 use blueprint_idgen::cli::{IdArgs, IdCommand};
 use blueprint_idgen::segment::DEFAULT_MAX_STEP;
 use blueprint_idgen::sql::{POSTGRES_MIGRATOR, SQLITE_MIGRATOR};
+// Re-exported so `blueprint::systems::ids` keeps naming the lease's timings.
+pub use blueprint_idgen::leased::{CLOCK_SKEW_MARGIN_MS, HEARTBEAT_INTERVAL, LEASE_TTL_MS};
 use blueprint_idgen::{
-    Clock as IdClock, Layout, LayoutSpec, Lease, LeaseError, NodeId, SegmentAllocator,
-    SegmentConfig, SegmentError, SegmentStore, Snowflake, SnowflakeConfig, SnowflakeError,
-    SqlSegmentStore, SqlWorkerRegistry, SystemClock, UlidGenerator, Uuid7Generator, WorkerRegistry,
+    Clock as IdClock, Layout, LayoutSpec, LeasedError, LeasedSnowflake, SegmentAllocator,
+    SegmentConfig, SegmentError, SegmentStore, SnowflakeError, SqlSegmentStore, SqlWorkerRegistry,
+    SystemClock, UlidGenerator, Uuid7Generator,
 };
 use blueprint_platform::clock::Clock;
 use blueprint_platform::config::{ConfigError, LoadedConfig};
@@ -47,17 +48,6 @@ use super::{boxed, catalog_entry};
 
 /// The config section's name (and the catalog entry's).
 const SECTION: &str = "ids";
-/// A worker-ID lease lasts this long unless renewed. It is also how long a restarted
-/// server keeps off its previous worker ID.
-pub const LEASE_TTL_MS: u64 = 30_000;
-/// Renew the lease this often: a third of the TTL, so one failed heartbeat is survived.
-pub const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(LEASE_TTL_MS / 3);
-/// A heartbeat or acquire that takes longer than this counts as failed (a hung database
-/// must not hold the renewal loop past the lease's expiry).
-const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Stop issuing this long before the lease expires by our clock: the clock skew between
-/// servers tolerated before a lapsed worker ID could be issued by two of them.
-pub const CLOCK_SKEW_MARGIN_MS: u64 = 5_000;
 /// Most biz tags `segment_tags` may create at mount (each is one `INSERT`).
 pub const MAX_SEGMENT_TAGS: usize = 100;
 /// Longest `namespace` accepted.
@@ -232,10 +222,10 @@ async fn start(platform: &Platform) -> anyhow::Result<IdService> {
     let namespace = config.lease_namespace();
     let max_workers = layout.max_worker() + 1;
     let owner = format!("blueprint pid {}", std::process::id());
-    let clock = Arc::clone(&platform.clock);
+    let clock = PlatformClock(Arc::clone(&platform.clock));
     let (worker, segments) = sql_dispatch!(&platform.sql, pool => {
         let registry = SqlWorkerRegistry::new(pool.clone(), namespace.clone(), max_workers);
-        let worker = lease_worker(registry, config.datacenter, owner, clock)
+        let worker = LeasedSnowflake::start(registry, config.datacenter, owner, clock)
             .await
             .with_context(|| format!("leasing a worker ID in namespace {namespace}"))?;
         let store = SqlSegmentStore::new(pool.clone());
@@ -252,7 +242,7 @@ async fn start(platform: &Platform) -> anyhow::Result<IdService> {
     tracing::info!(
         namespace,
         datacenter = config.datacenter,
-        worker = worker.current().node().worker,
+        worker = worker.node().worker,
         "ids: worker ID leased"
     );
     Ok(IdService {
@@ -263,173 +253,21 @@ async fn start(platform: &Platform) -> anyhow::Result<IdService> {
     })
 }
 
-/// Acquire a lease, build the worker on it, and keep it renewed for as long as the
-/// worker lives.
-async fn lease_worker<R: WorkerRegistry>(
-    registry: R,
-    datacenter: u64,
-    owner: String,
-    clock: Arc<dyn Clock>,
-) -> anyhow::Result<Arc<Worker>> {
-    let now_ms = unix_ms(clock.as_ref());
-    let lease = registry.acquire(&owner, now_ms, LEASE_TTL_MS).await?;
-    let worker = match Worker::new(datacenter, &lease, clock) {
-        Ok(worker) => Arc::new(worker),
-        Err(error) => {
-            // Best effort: the lease would lapse by itself within the TTL anyway.
-            let _released = registry.release(&lease).await;
-            return Err(error.into());
-        }
-    };
-    tokio::spawn(keep_leased(registry, owner, Some(lease), Arc::downgrade(&worker)));
-    Ok(worker)
-}
+/// The platform's clock as idgen's, for lease times (shared by every server).
+#[derive(Debug)]
+struct PlatformClock(Arc<dyn Clock>);
 
-/// Every [`HEARTBEAT_INTERVAL`]: renew the lease, or acquire a new one once it is lost.
-/// Ends when the worker is dropped (the server stopped).
-async fn keep_leased<R: WorkerRegistry>(
-    registry: R,
-    owner: String,
-    mut lease: Option<Lease>,
-    worker: Weak<Worker>,
-) {
-    let mut ticker = tokio::time::interval(HEARTBEAT_INTERVAL);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    ticker.tick().await; // the first tick is immediate, and the lease is fresh
-    loop {
-        ticker.tick().await;
-        let Some(worker) = worker.upgrade() else { return };
-        lease = match lease {
-            Some(held) => renew(&registry, &worker, held).await,
-            None => reacquire(&registry, &worker, &owner).await,
-        };
-    }
-}
-
-/// Extend `held`; `None` when it is lost for good. A failure that is not a loss keeps
-/// it: the next tick retries, and the worker stops issuing by itself as expiry nears.
-async fn renew<R: WorkerRegistry>(registry: &R, worker: &Worker, held: Lease) -> Option<Lease> {
-    let renewal = registry.heartbeat(&held, worker.now_ms(), LEASE_TTL_MS);
-    match tokio::time::timeout(HEARTBEAT_TIMEOUT, renewal).await {
-        Ok(Ok(renewed)) => {
-            worker.extend(&renewed);
-            Some(renewed)
-        }
-        Ok(Err(LeaseError::Lost { worker_id })) => {
-            worker.lapse();
-            tracing::error!(worker_id, "ids: worker ID lease lost; acquiring another");
-            None
-        }
-        Ok(Err(error)) => {
-            tracing::warn!(%error, "ids: lease heartbeat failed; retrying");
-            Some(held)
-        }
-        Err(_elapsed) => {
-            tracing::warn!(?HEARTBEAT_TIMEOUT, "ids: lease heartbeat timed out; retrying");
-            Some(held)
-        }
-    }
-}
-
-/// Acquire a new lease and move the worker onto it; `None` to retry on the next tick.
-async fn reacquire<R: WorkerRegistry>(registry: &R, worker: &Worker, owner: &str) -> Option<Lease> {
-    let acquisition = registry.acquire(owner, worker.now_ms(), LEASE_TTL_MS);
-    let lease = match tokio::time::timeout(HEARTBEAT_TIMEOUT, acquisition).await {
-        Ok(Ok(lease)) => lease,
-        Ok(Err(error)) => {
-            tracing::warn!(%error, "ids: cannot acquire a worker ID; retrying");
-            return None;
-        }
-        Err(_elapsed) => {
-            tracing::warn!(?HEARTBEAT_TIMEOUT, "ids: acquiring a worker ID timed out; retrying");
-            return None;
-        }
-    };
-    match worker.install(&lease) {
-        Ok(()) => {
-            tracing::info!(worker_id = lease.worker_id, "ids: issuing again on a new worker ID");
-            Some(lease)
-        }
-        Err(error) => {
-            tracing::error!(%error, "ids: cannot build a generator on the new worker ID");
-            let _released = registry.release(&lease).await;
-            None
-        }
-    }
-}
-
-/// The wall clock in Unix ms (a clock before 1970 reads as 0: every lease looks expired).
-fn unix_ms(clock: &dyn Clock) -> u64 {
-    u64::try_from(clock.now_ms()).unwrap_or(0)
-}
-
-type Generator = Snowflake<SystemClock>;
-
-fn new_generator(datacenter: u64, worker: u64) -> Result<Generator, SnowflakeError> {
-    let config =
-        SnowflakeConfig { node: NodeId { datacenter, worker }, ..SnowflakeConfig::default() };
-    Snowflake::new(&config, SystemClock)
-}
-
-/// The Snowflake generator and the lease that makes its worker ID ours.
-struct Worker {
-    datacenter: u64,
-    /// Replaced only when a lost lease is re-acquired on another worker ID.
-    generator: RwLock<Arc<Generator>>,
-    /// Issue only while `now + CLOCK_SKEW_MARGIN_MS` is before this (0: no lease).
-    lease_expires_at_ms: AtomicU64,
-    /// The clock lease times are read on (the platform's, shared by every server).
-    clock: Arc<dyn Clock>,
-}
-
-impl Worker {
-    fn new(datacenter: u64, lease: &Lease, clock: Arc<dyn Clock>) -> Result<Self, SnowflakeError> {
-        Ok(Self {
-            datacenter,
-            generator: RwLock::new(Arc::new(new_generator(datacenter, lease.worker_id)?)),
-            lease_expires_at_ms: AtomicU64::new(lease.expires_at_ms),
-            clock,
-        })
-    }
-
+impl IdClock for PlatformClock {
+    /// Unix ms (a clock before 1970 reads as 0: every lease looks expired).
     fn now_ms(&self) -> u64 {
-        unix_ms(self.clock.as_ref())
+        u64::try_from(self.0.now_ms()).unwrap_or(0)
     }
 
-    fn current(&self) -> Arc<Generator> {
-        Arc::clone(&self.generator.read().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    /// `count` consecutive IDs. Past 4,096 in one millisecond the generator waits for
-    /// the next one: at most ~3 ms for [`api::MAX_COUNT`], short enough to stay inline.
-    fn next_ids(&self, count: usize) -> Result<Vec<u64>, IdError> {
-        let expires_at_ms = self.lease_expires_at_ms.load(Ordering::Acquire);
-        if self.now_ms().saturating_add(CLOCK_SKEW_MARGIN_MS) >= expires_at_ms {
-            return Err(IdError::LeaseLapsed);
+    /// Lease times are only read, never waited on; this polls for completeness.
+    fn wait_until_ms(&self, target_ms: u64) {
+        while self.now_ms() < target_ms {
+            std::thread::sleep(std::time::Duration::from_millis(1));
         }
-        let mut ids = Vec::with_capacity(count);
-        self.current().next_ids(&mut ids, count).map_err(IdError::Snowflake)?;
-        Ok(ids)
-    }
-
-    fn extend(&self, lease: &Lease) {
-        self.lease_expires_at_ms.store(lease.expires_at_ms, Ordering::Release);
-    }
-
-    fn lapse(&self) {
-        self.lease_expires_at_ms.store(0, Ordering::Release);
-    }
-
-    /// Issue on `lease` from now on. The generator is kept when the worker ID is the same
-    /// (a fresh one could repeat the old one's IDs within the current millisecond).
-    fn install(&self, lease: &Lease) -> Result<(), SnowflakeError> {
-        if self.current().node().worker != lease.worker_id {
-            let generator = Arc::new(new_generator(self.datacenter, lease.worker_id)?);
-            *self.generator.write().unwrap_or_else(PoisonError::into_inner) = generator;
-        }
-        // After the swap (release), so no request pairs the new lease with the old worker.
-        self.extend(lease);
-        Ok(())
     }
 }
 
@@ -454,7 +292,7 @@ impl<S: SegmentStore, C: IdClock> SegmentIssuer for Arc<SegmentAllocator<S, C>> 
 
 /// Every generator the API serves.
 struct IdService {
-    worker: Arc<Worker>,
+    worker: Arc<LeasedSnowflake<PlatformClock>>,
     segments: Box<dyn SegmentIssuer>,
     uuid7: Uuid7Generator<SystemClock>,
     ulid: UlidGenerator<SystemClock>,
@@ -465,9 +303,8 @@ struct IdService {
 enum IdError {
     /// A bad request, with idgen's code and status.
     Request(api::ApiError),
-    /// The worker-ID lease may have lapsed.
-    LeaseLapsed,
-    Snowflake(SnowflakeError),
+    /// No Snowflake ID: the worker-ID lease may have lapsed, or the generator refused.
+    Snowflake(LeasedError),
     Segment(SegmentError),
 }
 
@@ -475,7 +312,13 @@ impl IdService {
     async fn issue(&self, request: &IdsRequest) -> Result<IdsResponse, IdError> {
         let count = request.count;
         let ids: Vec<String> = match &request.kind {
-            IdKind::Snowflake => self.worker.next_ids(count)?.iter().map(u64::to_string).collect(),
+            IdKind::Snowflake => self
+                .worker
+                .next_ids(count)
+                .map_err(IdError::Snowflake)?
+                .iter()
+                .map(u64::to_string)
+                .collect(),
             IdKind::Segment { biz_tag } => {
                 let ids = self.segments.next_ids(biz_tag, count).await.map_err(IdError::Segment)?;
                 ids.iter().map(u64::to_string).collect()
@@ -488,11 +331,11 @@ impl IdService {
 
     fn decode(&self, text: &str) -> Result<DecodeResponse, IdError> {
         let id = api::parse_id(text).map_err(IdError::Request)?;
-        let generator = self.worker.current();
-        let decoded = generator.layout().decode(id).map_err(|_| {
+        let layout = self.worker.layout();
+        let decoded = layout.decode(id).map_err(|_| {
             IdError::Request(api::ApiError::InvalidId { id: text.chars().take(32).collect() })
         })?;
-        Ok(DecodeResponse::new(generator.layout(), &decoded))
+        Ok(DecodeResponse::new(&layout, &decoded))
     }
 }
 
@@ -504,11 +347,15 @@ fn request_error(error: &api::ApiError) -> ApiError {
 fn api_error(error: IdError) -> ApiError {
     match error {
         IdError::Request(error) => request_error(&error),
-        IdError::LeaseLapsed | IdError::Snowflake(SnowflakeError::Closed) => ApiError::unavailable(
+        IdError::Snowflake(
+            LeasedError::LeaseLapsed | LeasedError::Snowflake { source: SnowflakeError::Closed },
+        ) => ApiError::unavailable(
             "worker_lease_lost",
             "this server holds no live worker-ID lease for Snowflake IDs; retry shortly",
         ),
-        IdError::Snowflake(SnowflakeError::ClockRolledBack { behind_ms, .. }) => {
+        IdError::Snowflake(LeasedError::Snowflake {
+            source: SnowflakeError::ClockRolledBack { behind_ms, .. },
+        }) => {
             tracing::error!(behind_ms, "ids: clock moved back");
             ApiError::unavailable("clock_rolled_back", "the server's clock moved back; retry")
         }
@@ -563,60 +410,7 @@ async fn decode(
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use blueprint_idgen::MemoryRegistry;
-    use blueprint_platform::clock::ManualClock;
-
     use super::*;
-
-    /// 2026-01-01T00:00:00Z.
-    const NOW_MS: i64 = 1_767_225_600_000;
-
-    async fn leased(registry: &MemoryRegistry, clock: &ManualClock) -> (Worker, Lease) {
-        let lease = registry.acquire("a", NOW_MS as u64, LEASE_TTL_MS).await.unwrap();
-        (Worker::new(3, &lease, Arc::new(clock.clone())).unwrap(), lease)
-    }
-
-    fn worker_of(worker: &Worker) -> u64 {
-        let id = worker.next_ids(1).unwrap()[0];
-        worker.current().layout().decode(id).unwrap().worker
-    }
-
-    #[tokio::test]
-    async fn a_worker_stops_issuing_within_the_skew_margin_of_its_lease_expiry() {
-        let registry = MemoryRegistry::new(4);
-        let clock = ManualClock::new(NOW_MS);
-        let (worker, _lease) = leased(&registry, &clock).await;
-        assert_eq!(worker.next_ids(10).unwrap().len(), 10);
-        clock.advance_ms((LEASE_TTL_MS - CLOCK_SKEW_MARGIN_MS) as i64);
-        assert!(matches!(worker.next_ids(1), Err(IdError::LeaseLapsed)));
-    }
-
-    #[tokio::test]
-    async fn a_renewed_lease_keeps_issuing_past_the_first_expiry() {
-        let registry = MemoryRegistry::new(4);
-        let clock = ManualClock::new(NOW_MS);
-        let (worker, lease) = leased(&registry, &clock).await;
-        clock.advance_ms(HEARTBEAT_INTERVAL.as_millis() as i64);
-        let renewed = renew(&registry, &worker, lease).await.unwrap();
-        assert!(renewed.expires_at_ms > lease.expires_at_ms);
-        clock.advance_ms((LEASE_TTL_MS - CLOCK_SKEW_MARGIN_MS) as i64 - 1);
-        assert_eq!(worker_of(&worker), 0);
-    }
-
-    #[tokio::test]
-    async fn a_lost_lease_stops_issuing_until_another_worker_id_is_acquired() {
-        let registry = MemoryRegistry::new(4);
-        let clock = ManualClock::new(NOW_MS);
-        let (worker, lease) = leased(&registry, &clock).await;
-        // The heartbeats failed past expiry, and another server took worker 0.
-        clock.advance_ms(LEASE_TTL_MS as i64 + 1);
-        registry.acquire("b", unix_ms(&clock), LEASE_TTL_MS).await.unwrap();
-        assert!(renew(&registry, &worker, lease).await.is_none());
-        assert!(matches!(worker.next_ids(1), Err(IdError::LeaseLapsed)));
-        let again = reacquire(&registry, &worker, "a").await.unwrap();
-        assert_eq!(again.worker_id, 1);
-        assert_eq!(worker_of(&worker), 1);
-    }
 
     #[test]
     fn every_ids_subcommand_parses_into_the_idgen_command() {
