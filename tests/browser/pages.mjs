@@ -68,6 +68,21 @@ await onPage("/hashring/", async (page) => {
   if (nodes !== 4) failures.push(`/hashring/: ${nodes} nodes listed after the add, want 4`);
 });
 
+await onPage("/estimate/", async (page) => {
+  await page.waitForFunction(() => /150 M/.test(document.querySelector("#headline").textContent), null,
+    { timeout: 10_000 });
+  const headline = await page.locator("#headline").innerText();
+  if (!/55 PB/.test(headline)) failures.push(`/estimate/: the Twitter example does not reach 55 PB: "${headline}"`);
+  await page.fill("#mau", "600000000");
+  await page.locator("#mau").dispatchEvent("input");
+  await page.waitForFunction(() => /300 M/.test(document.querySelector("#headline").textContent), null,
+    { timeout: 10_000 });
+  await page.click("#measure");
+  await page.waitForFunction(() => document.querySelectorAll("#latency tr").length >= 10, null,
+    { timeout: 20_000 });
+  if ((await page.locator("#powers tr").count()) < 5) failures.push("/estimate/: powers of two table is empty");
+});
+
 await browser.close();
 if (failures.length) {
   console.error(failures.join("\n"));

@@ -9,6 +9,7 @@ use crate::systems;
 /// Every system this binary runs, in console order.
 pub fn systems() -> Vec<Arc<dyn System>> {
     vec![
+        Arc::new(systems::estimate::Estimate),
         Arc::new(systems::ratelimit::RateLimit),
         Arc::new(systems::ids::Ids),
         Arc::new(systems::hashring::Hashring),

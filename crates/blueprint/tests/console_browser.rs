@@ -61,6 +61,8 @@ async fn the_console_lists_every_system_in_a_real_browser() {
 #[tokio::test]
 async fn the_system_pages_work_in_a_real_browser() {
     if let Some(stdout) = run_browser_script("pages.mjs").await {
-        assert!(stdout.contains("/ratelimit/") && stdout.contains("/hashring/"), "{stdout}");
+        for page in ["/ratelimit/", "/hashring/", "/estimate/"] {
+            assert!(stdout.contains(page), "{page} not checked: {stdout}");
+        }
     }
 }
