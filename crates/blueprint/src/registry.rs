@@ -13,5 +13,6 @@ pub fn systems() -> Vec<Arc<dyn System>> {
         Arc::new(systems::ratelimit::RateLimit),
         Arc::new(systems::ids::Ids),
         Arc::new(systems::hashring::Hashring),
+        Arc::new(systems::kv::Kv),
     ]
 }

@@ -10,6 +10,7 @@
 pub mod estimate;
 pub mod hashring;
 pub mod ids;
+pub mod kv;
 pub mod ratelimit;
 
 use blueprint_platform::{BoxError, SystemInfo, system::CATALOG};

@@ -1,0 +1,103 @@
+//! A single-node key-value server (*System Design Interview* chapter 6.2) speaking RESP2,
+//! Redis's protocol, on the [`blueprint_lsm`] engine: `redis-cli`, `redis-benchmark` and
+//! any Redis client library can talk to it.
+//!
+//! **What it is:** one process, one LSM database, a RESP listener and an HTTP API.
+//! Commands: `PING`, `ECHO`, `GET`, `SET` (`EX`/`PX`/`NX`/`XX`/`GET`), `DEL`, `EXISTS`,
+//! `MGET`, `MSET`, `INCR`/`INCRBY`/`DECR`/`DECRBY`, `COMMAND` and `CONFIG GET` (minimal
+//! replies so the Redis tools start), `QUIT`. Writes are as durable as `durability` says:
+//! with `always`, a reply is sent only after the write is `fsync`ed.
+//!
+//! **What it is not:** not the Dynamo-style cluster of chapter 6.3 — partitioning over the
+//! hash ring, N/W/R quorums, vector clocks, gossip membership, sloppy quorum with hinted
+//! handoff and Merkle-tree anti-entropy are future work. Not Redis: strings only (no
+//! lists, hashes, pub/sub, transactions or scripting), no `AUTH`, and no `TTL`/`PTTL`,
+//! `KEEPTTL` or `DBSIZE`, because the engine cannot report a key's expiry or count keys
+//! without a full scan. `INCR` on an expiring key makes it persistent for the same reason.
+//!
+//! # Layout
+//!
+//! - [`frame`]: RESP2 parsing (with limits) and encoding.
+//! - [`connection`]: a framed TCP connection, one write per batch of replies.
+//! - [`server`]: [`run`]`(listener, store, config, shutdown)`: the connection semaphore,
+//!   pipelining, and the hop to the blocking pool.
+//! - [`cmd`]: one file per command: parse the arguments, apply to the store.
+//! - [`db`]: the [`Store`]: the engine plus striped key locks for read-then-write commands.
+//! - [`config`]: the `[kv]` section. [`error`]: [`KvError`]. [`http`]: the HTTP API.
+//!
+//! # Limits
+//!
+//! - [`config::KvConfig::max_connections`] connections at once (1024 by default); more
+//!   wait in the listen backlog.
+//! - One request at most [`config::KvConfig::max_request_bytes`] (64 MiB by default) and
+//!   never more than [`frame::MAX_BULK_BYTES`] per bulk string (512 MiB, as Redis);
+//!   arrays of at most [`frame::MAX_ARRAY_ELEMENTS`]; at most
+//!   [`server::MAX_PIPELINE_COMMANDS`] commands per blocking-pool hop. A protocol error is
+//!   answered with `-ERR Protocol error: …` and the connection is closed.
+//! - Keys up to 64 KiB and values up to 512 MiB (the engine's limits).
+//! - Consecutive plain `SET`s of one pipeline are written as one engine batch of at most
+//!   [`cmd::MAX_COALESCED_BYTES`]; replies are still one per command, in order.
+//!
+//! # Measured
+//!
+//! `bench/kv-redis.sh` (redis-benchmark `-t set,get -n 200000 -P 16 -c 32`, release build,
+//! `durability = "everysec"`, against Redis on the same shared 2-core VM):
+//!
+//! | keys                      | GET ours / Redis       | SET ours / Redis       |
+//! |---------------------------|------------------------|------------------------|
+//! | `-r 1000000` (spread)     | 417 537 / 1 063 830 (0.39) | 251 256 / 716 846 (0.35) |
+//! | one key (the default)     | 754 717 / 1 324 503 (0.57) | 14 691 / 1 242 236 (0.01) |
+//!
+//! The one-key `SET` row is the engine's memtable, not the server: it keeps every version
+//! of a key newest first in a vector, so each overwrite of a hot key shifts all earlier
+//! versions (quadratic until the memtable is flushed).
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use blueprint_kv::{KvConfig, Store, run};
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let store = Arc::new(Store::open(dir.path(), blueprint_lsm::Durability::Always)?);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let address = listener.local_addr()?;
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! let server = tokio::spawn(async move {
+//!     run(listener, store, &KvConfig::default(), async { let _ = stopped.await; }).await
+//! });
+//!
+//! let mut client = tokio::net::TcpStream::connect(address).await?;
+//! client.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n").await?;
+//! let mut reply = vec![0; 12];
+//! client.read_exact(&mut reply).await?;
+//! assert_eq!(reply, b"+OK\r\n$1\r\nv\r\n");
+//! drop(client);
+//! let _ = stop.send(());
+//! server.await?;
+//! # Ok(())
+//! # }
+//! ```
+
+#![deny(missing_docs)]
+
+pub mod cmd;
+pub mod config;
+pub mod connection;
+pub mod db;
+pub mod error;
+pub mod frame;
+pub mod http;
+pub mod server;
+
+pub use config::{DurabilitySetting, KvConfig};
+pub use db::Store;
+pub use error::KvError;
+pub use server::run;
+
+/// The console page at `/kv/`: put, get and delete a key through the HTTP API, and the
+/// engine's stats.
+pub const CONSOLE_HTML: &str = include_str!("../web/index.html");

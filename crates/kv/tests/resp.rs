@@ -1,0 +1,190 @@
+//! The RESP server driven by a real Redis client (the `redis` crate) over TCP.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use blueprint_kv::{KvConfig, Store, run};
+use redis::aio::MultiplexedConnection;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+struct Server {
+    address: SocketAddr,
+    _stop: tokio::sync::oneshot::Sender<()>,
+    _dir: tempfile::TempDir,
+}
+
+async fn start() -> Server {
+    start_with(KvConfig::default()).await
+}
+
+async fn start_with(config: KvConfig) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path(), blueprint_lsm::Durability::No).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        run(listener, store, &config, async {
+            let _ = stopped.await;
+        })
+        .await;
+    });
+    Server { address, _stop: stop, _dir: dir }
+}
+
+async fn client(server: &Server) -> MultiplexedConnection {
+    let client = redis::Client::open(format!("redis://{}", server.address)).unwrap();
+    client.get_multiplexed_async_connection().await.unwrap()
+}
+
+async fn query<T: redis::FromRedisValue>(
+    connection: &mut MultiplexedConnection,
+    words: &[&str],
+) -> redis::RedisResult<T> {
+    let mut command = redis::cmd(words[0]);
+    for word in &words[1..] {
+        command.arg(*word);
+    }
+    command.query_async(connection).await
+}
+
+#[tokio::test]
+async fn strings_are_set_read_counted_and_deleted_as_in_redis() {
+    let server = start().await;
+    let mut con = client(&server).await;
+    let ok: String = query(&mut con, &["SET", "a", "1"]).await.unwrap();
+    assert_eq!(ok, "OK");
+    let value: Option<String> = query(&mut con, &["GET", "a"]).await.unwrap();
+    assert_eq!(value.as_deref(), Some("1"));
+    let _: () = query(&mut con, &["MSET", "b", "2", "c", "3"]).await.unwrap();
+    let values: Vec<Option<String>> =
+        query(&mut con, &["MGET", "a", "b", "nope", "c"]).await.unwrap();
+    assert_eq!(values, vec![Some("1".into()), Some("2".into()), None, Some("3".into())]);
+    let exists: i64 = query(&mut con, &["EXISTS", "a", "b", "nope"]).await.unwrap();
+    assert_eq!(exists, 2);
+    let counted: i64 = query(&mut con, &["INCR", "a"]).await.unwrap();
+    assert_eq!(counted, 2);
+    let counted: i64 = query(&mut con, &["INCRBY", "fresh", "-5"]).await.unwrap();
+    assert_eq!(counted, -5);
+    let deleted: i64 = query(&mut con, &["DEL", "a", "b", "nope"]).await.unwrap();
+    assert_eq!(deleted, 2);
+    let value: Option<String> = query(&mut con, &["GET", "a"]).await.unwrap();
+    assert_eq!(value, None);
+    let echoed: String = query(&mut con, &["ECHO", "hi there"]).await.unwrap();
+    assert_eq!(echoed, "hi there");
+}
+
+#[tokio::test]
+async fn set_nx_xx_and_ex_follow_redis_semantics() {
+    let server = start().await;
+    let mut con = client(&server).await;
+    let refused: Option<String> = query(&mut con, &["SET", "k", "1", "XX"]).await.unwrap();
+    assert_eq!(refused, None);
+    let stored: Option<String> = query(&mut con, &["SET", "k", "1", "NX"]).await.unwrap();
+    assert_eq!(stored.as_deref(), Some("OK"));
+    let refused: Option<String> = query(&mut con, &["SET", "k", "2", "NX"]).await.unwrap();
+    assert_eq!(refused, None);
+    let previous: Option<String> = query(&mut con, &["SET", "k", "3", "XX", "GET"]).await.unwrap();
+    assert_eq!(previous.as_deref(), Some("1"));
+    let _: () = query(&mut con, &["SET", "short", "v", "PX", "50"]).await.unwrap();
+    let _: () = query(&mut con, &["SET", "long", "v", "EX", "100"]).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(120)).await;
+    let gone: Option<String> = query(&mut con, &["GET", "short"]).await.unwrap();
+    assert_eq!(gone, None);
+    let kept: Option<String> = query(&mut con, &["GET", "long"]).await.unwrap();
+    assert_eq!(kept.as_deref(), Some("v"));
+    let error = query::<()>(&mut con, &["SET", "k", "v", "EX", "-1"]).await.unwrap_err();
+    assert!(error.to_string().contains("invalid expire time"), "{error}");
+}
+
+#[tokio::test]
+async fn a_pipeline_of_a_thousand_commands_is_answered_in_order() {
+    let server = start().await;
+    let mut con = client(&server).await;
+    let mut pipe = redis::pipe();
+    for i in 0..500 {
+        pipe.cmd("SET").arg(format!("key{i}")).arg(i).ignore();
+        pipe.cmd("GET").arg(format!("key{i}"));
+    }
+    let values: Vec<i64> = pipe.query_async(&mut con).await.unwrap();
+    assert_eq!(values, (0..500).collect::<Vec<i64>>());
+}
+
+#[tokio::test]
+async fn wrong_arity_and_unknown_commands_get_redis_errors_and_the_connection_lives() {
+    let server = start().await;
+    let mut con = client(&server).await;
+    let error = query::<()>(&mut con, &["GET"]).await.unwrap_err();
+    assert!(error.to_string().contains("wrong number of arguments for 'get' command"), "{error}");
+    let error = query::<()>(&mut con, &["FLUSHALL"]).await.unwrap_err();
+    assert!(error.to_string().contains("unknown command 'FLUSHALL'"), "{error}");
+    let pong: String = query(&mut con, &["PING"]).await.unwrap();
+    assert_eq!(pong, "PONG");
+}
+
+#[tokio::test]
+async fn a_malformed_frame_gets_an_error_and_a_closed_connection_while_others_are_served() {
+    let server = start().await;
+    let mut raw = tokio::net::TcpStream::connect(server.address).await.unwrap();
+    raw.write_all(b"*1\r\n$x\r\n").await.unwrap();
+    let mut reply = Vec::new();
+    // read_to_end returns only once the server closed the connection.
+    raw.read_to_end(&mut reply).await.unwrap();
+    let reply = String::from_utf8(reply).unwrap();
+    assert!(reply.starts_with("-ERR Protocol error"), "{reply}");
+    let mut con = client(&server).await;
+    let pong: String = query(&mut con, &["PING"]).await.unwrap();
+    assert_eq!(pong, "PONG");
+}
+
+#[tokio::test]
+async fn inline_commands_as_typed_into_telnet_are_understood() {
+    let server = start().await;
+    let mut raw = tokio::net::TcpStream::connect(server.address).await.unwrap();
+    raw.write_all(b"SET greeting \"hello world\"\nGET greeting\r\nQUIT\r\n").await.unwrap();
+    let mut reply = Vec::new();
+    raw.read_to_end(&mut reply).await.unwrap();
+    assert_eq!(reply, b"+OK\r\n$11\r\nhello world\r\n+OK\r\n");
+}
+
+#[tokio::test]
+async fn commands_and_config_get_answer_as_redis_tools_expect() {
+    let server = start().await;
+    let mut con = client(&server).await;
+    let docs: Vec<String> = query(&mut con, &["COMMAND", "DOCS"]).await.unwrap();
+    assert!(docs.is_empty());
+    let config: Vec<String> = query(&mut con, &["CONFIG", "GET", "save"]).await.unwrap();
+    assert!(config.is_empty());
+}
+
+#[tokio::test]
+async fn a_request_beyond_max_request_bytes_is_refused_and_the_connection_closed() {
+    let server = start_with(KvConfig { max_request_bytes: 1024, ..KvConfig::default() }).await;
+    let mut raw = tokio::net::TcpStream::connect(server.address).await.unwrap();
+    raw.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$4096\r\n").await.unwrap();
+    let mut reply = Vec::new();
+    raw.read_to_end(&mut reply).await.unwrap();
+    let reply = String::from_utf8(reply).unwrap();
+    assert!(reply.starts_with("-ERR Protocol error: bulk length of 4096"), "{reply}");
+}
+
+#[tokio::test]
+async fn a_connection_beyond_max_connections_waits_for_a_free_slot() {
+    let server = start_with(KvConfig { max_connections: 1, ..KvConfig::default() }).await;
+    let mut first = tokio::net::TcpStream::connect(server.address).await.unwrap();
+    first.write_all(b"PING\r\n").await.unwrap();
+    let mut pong = [0u8; 7];
+    first.read_exact(&mut pong).await.unwrap();
+    let mut second = tokio::net::TcpStream::connect(server.address).await.unwrap();
+    second.write_all(b"PING\r\n").await.unwrap();
+    let waited =
+        tokio::time::timeout(std::time::Duration::from_millis(200), second.read_exact(&mut pong));
+    assert!(
+        waited.await.is_err(),
+        "the second connection was served while the first held the slot"
+    );
+    drop(first);
+    second.read_exact(&mut pong).await.unwrap();
+    assert_eq!(&pong, b"+PONG\r\n");
+}
