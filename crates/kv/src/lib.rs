@@ -43,14 +43,14 @@
 //! `bench/kv-redis.sh` (redis-benchmark `-t set,get -n 200000 -P 16 -c 32`, release build,
 //! `durability = "everysec"`, against Redis on the same shared 2-core VM):
 //!
-//! | keys                      | GET ours / Redis       | SET ours / Redis       |
-//! |---------------------------|------------------------|------------------------|
-//! | `-r 1000000` (spread)     | 417 537 / 1 063 830 (0.39) | 251 256 / 716 846 (0.35) |
-//! | one key (the default)     | 754 717 / 1 324 503 (0.57) | 14 691 / 1 242 236 (0.01) |
+//! | keys                      | GET ours / Redis           | SET ours / Redis           |
+//! |---------------------------|----------------------------|----------------------------|
+//! | one key (the default)     | 689 655 / 1 058 201 (0.65) | 558 659 / 1 081 081 (0.52) |
+//! | `-r 1000000` (spread)     | 522 193 / 806 452 (0.65)   | 289 017 / 628 931 (0.46)   |
 //!
-//! The one-key `SET` row is the engine's memtable, not the server: it keeps every version
-//! of a key newest first in a vector, so each overwrite of a hot key shifts all earlier
-//! versions (quadratic until the memtable is flushed).
+//! (2026-12-01, load average 1.0.) The first run of this script found the engine's
+//! memtable inserting each new version at the front of a vector: one-key `SET` ran at
+//! 14 691/s (0.01× Redis) until versions were pushed instead.
 //!
 //! # Example
 //!
