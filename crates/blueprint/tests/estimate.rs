@@ -14,18 +14,6 @@ async fn app() -> TestApp {
     spawn_app(Backends::default(), blueprint::registry::systems()).await.unwrap()
 }
 
-async fn post(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
-    let response = app.client.post(app.url(path)).json(&body).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
-}
-
-async fn get_json(app: &TestApp, path: &str) -> (u16, Value) {
-    let response = app.client.get(app.url(path)).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
-}
-
 fn twitter() -> Value {
     json!({
         "mau": 300_000_000u64, "daily_active_fraction": 0.5, "writes_per_user_per_day": 2.0,
@@ -41,7 +29,7 @@ fn close(actual: &Value, expected: f64) -> bool {
 #[tokio::test]
 async fn the_reference_route_serves_every_static_table() {
     let app = app().await;
-    let (status, body) = get_json(&app, "/api/v1/estimate/reference").await;
+    let (status, body) = app.get_json("/api/v1/estimate/reference").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["powers"].as_array().unwrap().len(), 5);
     assert_eq!(body["powers"][4]["exact"], 1_125_899_906_842_624u64);
@@ -61,7 +49,7 @@ async fn the_reference_route_serves_every_static_table() {
 #[tokio::test]
 async fn the_capacity_route_reproduces_the_books_twitter_estimate() {
     let app = app().await;
-    let (status, body) = post(&app, "/api/v1/estimate/capacity", twitter()).await;
+    let (status, body) = app.post_json("/api/v1/estimate/capacity", twitter()).await;
     assert_eq!(status, 200, "{body}");
     let estimate = &body["estimate"];
     assert!(close(&estimate["daily_active_users"], 150e6), "{estimate}");
@@ -90,27 +78,27 @@ async fn bad_capacity_input_gets_a_400_naming_the_field_or_a_422_for_the_wrong_s
     ] {
         let mut body = twitter();
         body[field] = value;
-        let (status, body) = post(&app, "/api/v1/estimate/capacity", body).await;
+        let (status, body) = app.post_json("/api/v1/estimate/capacity", body).await;
         assert_eq!((status, error_code(&body)), (400, Some(code)), "{body}");
         assert!(body["error"]["message"].as_str().unwrap().contains(field), "{body}");
     }
     let mut wrong_type = twitter();
     wrong_type["mau"] = json!("lots");
-    let (status, body) = post(&app, "/api/v1/estimate/capacity", wrong_type).await;
+    let (status, body) = app.post_json("/api/v1/estimate/capacity", wrong_type).await;
     assert_eq!((status, error_code(&body)), (422, Some("invalid_field")), "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("mau"), "{body}");
     let mut unknown = twitter();
     unknown["servers"] = json!(3);
-    let (status, _) = post(&app, "/api/v1/estimate/capacity", unknown).await;
+    let (status, _) = app.post_json("/api/v1/estimate/capacity", unknown).await;
     assert_eq!(status, 422, "unknown fields are refused, not ignored");
-    let (status, _) = post(&app, "/api/v1/estimate/capacity", json!({"mau": 1})).await;
+    let (status, _) = app.post_json("/api/v1/estimate/capacity", json!({"mau": 1})).await;
     assert_eq!(status, 422, "every assumption is written down: none is defaulted");
 }
 
 #[tokio::test]
 async fn the_availability_route_computes_any_fraction_and_refuses_bad_ones() {
     let app = app().await;
-    let (status, body) = get_json(&app, "/api/v1/estimate/availability?fraction=0.9999").await;
+    let (status, body) = app.get_json("/api/v1/estimate/availability?fraction=0.9999").await;
     assert_eq!(status, 200, "{body}");
     assert!(close(&body["per_day_seconds"], 8.64), "{body}");
     assert_eq!(body["per_day"], "8.64 s");
@@ -119,7 +107,7 @@ async fn the_availability_route_computes_any_fraction_and_refuses_bad_ones() {
     for query in
         ["?fraction=1", "?fraction=0", "?fraction=-0.5", "?fraction=NaN", "?fraction=abc", ""]
     {
-        let (status, body) = get_json(&app, &format!("/api/v1/estimate/availability{query}")).await;
+        let (status, body) = app.get_json(&format!("/api/v1/estimate/availability{query}")).await;
         assert_eq!((status, error_code(&body)), (400, Some("invalid_fraction")), "{query}: {body}");
     }
 }
@@ -152,7 +140,7 @@ async fn the_latency_route_measures_every_row_once_and_shares_it_with_concurrent
         assert!(probes.contains(&probe), "{probe} missing: {probes:?}");
     }
     assert_eq!(body["not_measured"].as_array().unwrap().len(), 2);
-    let (status, again) = post(&app, "/api/v1/estimate/latency", json!({})).await;
+    let (status, again) = app.post_json("/api/v1/estimate/latency", json!({})).await;
     assert_eq!(status, 200);
     assert_eq!(again["cached"], true, "served again within the cache's lifetime");
 }
@@ -161,7 +149,7 @@ async fn the_latency_route_measures_every_row_once_and_shares_it_with_concurrent
 async fn the_console_lists_estimate_first_ready_with_its_page() {
     assert_eq!(blueprint::registry::systems()[0].info().name, "estimate", "chapter 2 first");
     let app = app().await;
-    let (status, systems) = get_json(&app, "/api/v1/systems").await;
+    let (status, systems) = app.get_json("/api/v1/systems").await;
     assert_eq!(status, 200);
     let entry = systems.as_array().unwrap().iter().find(|s| s["name"] == "estimate").unwrap();
     assert_eq!(entry["state"], "ready", "{entry}");
@@ -175,7 +163,7 @@ async fn the_console_lists_estimate_first_ready_with_its_page() {
 #[tokio::test]
 async fn openapi_describes_every_estimate_route_and_its_statuses() {
     let app = app().await;
-    let (status, document) = get_json(&app, "/openapi.json").await;
+    let (status, document) = app.get_json("/openapi.json").await;
     assert_eq!(status, 200);
     let paths = &document["paths"];
     for (path, method, statuses) in [

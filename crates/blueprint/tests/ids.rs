@@ -45,15 +45,9 @@ fn shared_database(sql: &SqlChoice, dir: &Path, schema: &str) -> impl FnOnce(&mu
     }
 }
 
-async fn get_json(app: &TestApp, path: &str) -> (u16, Value) {
-    let response = app.client.get(app.url(path)).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
-}
-
 /// `GET /api/v1/ids?kind=<kind>&count=<count>`, asserting a 200 and the echoed kind/count.
 async fn ids(app: &TestApp, kind: &str, count: usize) -> Vec<String> {
-    let (status, body) = get_json(app, &format!("/api/v1/ids?kind={kind}&count={count}")).await;
+    let (status, body) = app.get_json(&format!("/api/v1/ids?kind={kind}&count={count}")).await;
     assert_eq!(status, 200, "{kind}: {body}");
     assert_eq!((body["kind"].as_str(), body["count"].as_u64()), (Some(kind), Some(count as u64)));
     let ids: Vec<String> =
@@ -72,7 +66,7 @@ fn strictly_increasing<T: PartialOrd>(values: &[T]) -> bool {
 
 /// The datacenter and worker fields of a Snowflake ID, by the server's decode route.
 async fn node_of(app: &TestApp, id: u64) -> (u64, u64) {
-    let (status, decoded) = get_json(app, &format!("/api/v1/ids/{id}/decode")).await;
+    let (status, decoded) = app.get_json(&format!("/api/v1/ids/{id}/decode")).await;
     assert_eq!(status, 200, "{decoded}");
     (decoded["datacenter"].as_u64().unwrap(), decoded["worker"].as_u64().unwrap())
 }
@@ -86,7 +80,7 @@ async fn snowflake_ids_are_unique_increasing_and_carry_the_leased_worker() {
         let next = numbers(&ids(&app, "snowflake", 1).await);
         assert!(next[0] > batch[999], "{sql:?}: the next request continues upwards");
 
-        let (status, decoded) = get_json(&app, &format!("/api/v1/ids/{}/decode", batch[999])).await;
+        let (status, decoded) = app.get_json(&format!("/api/v1/ids/{}/decode", batch[999])).await;
         assert_eq!(status, 200, "{decoded}");
         assert_eq!(decoded["id"], batch[999].to_string());
         assert_eq!(
@@ -124,7 +118,7 @@ async fn uuid7_and_ulid_ids_are_well_formed_and_increasing() {
     let crockford = |c: char| c.is_ascii_digit() || (c.is_ascii_uppercase() && !"ILOU".contains(c));
     assert!(ulids.iter().all(|ulid| ulid.len() == 26 && ulid.chars().all(crockford)), "{ulids:?}");
     assert!(strictly_increasing(&ulids), "monotonic ULIDs sort as text");
-    let (status, body) = get_json(&app, "/api/v1/ids").await;
+    let (status, body) = app.get_json("/api/v1/ids").await;
     assert_eq!(status, 200);
     assert_eq!((body["kind"].as_str(), body["count"].as_u64()), (Some("snowflake"), Some(1)));
 }
@@ -166,11 +160,11 @@ async fn bad_requests_get_idgens_codes_and_statuses() {
             ("/api/v1/ids/abc/decode", 400, "invalid_id"),
             ("/api/v1/ids/9223372036854775808/decode", 400, "invalid_id"),
         ] {
-            let (got, body) = get_json(&app, path).await;
+            let (got, body) = app.get_json(path).await;
             assert_eq!((got, error_code(&body)), (status, Some(code)), "{sql:?} {path}: {body}");
             assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
         }
-        let (status, _) = get_json(&app, "/api/v1/ids?count=10000").await;
+        let (status, _) = app.get_json("/api/v1/ids?count=10000").await;
         assert_eq!(status, 200, "{sql:?}: the limit itself is allowed");
     }
 }
@@ -196,7 +190,7 @@ async fn the_console_and_openapi_list_the_id_generator() {
     )
     .await
     .unwrap();
-    let (status, systems) = get_json(&app, "/api/v1/systems").await;
+    let (status, systems) = app.get_json("/api/v1/systems").await;
     assert_eq!(status, 200);
     let entry = systems.as_array().unwrap().iter().find(|s| s["name"] == "ids").unwrap();
     assert_eq!((entry["state"].as_str(), entry["page"].as_str()), (Some("ready"), Some("/ids/")));
@@ -207,7 +201,7 @@ async fn the_console_and_openapi_list_the_id_generator() {
     assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     assert!(page.text().await.unwrap().contains("/api/v1/ids"));
 
-    let (status, document) = get_json(&app, "/openapi.json").await;
+    let (status, document) = app.get_json("/openapi.json").await;
     assert_eq!(status, 200);
     for path in ["/api/v1/ids", "/api/v1/ids/{id}/decode"] {
         assert!(document["paths"].get(path).is_some(), "{path} missing from /openapi.json");

@@ -38,18 +38,6 @@ async fn app_with_rules(rules: &str, mut section: Value) -> TestApp {
     .unwrap()
 }
 
-async fn post(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
-    let response = app.client.post(app.url(path)).json(&body).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
-}
-
-async fn get_json(app: &TestApp, path: &str) -> (u16, Value) {
-    let response = app.client.get(app.url(path)).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
-}
-
 #[test]
 fn every_registered_system_is_in_the_catalog_under_its_own_name() {
     for system in blueprint::registry::systems() {
@@ -61,7 +49,7 @@ fn every_registered_system_is_in_the_catalog_under_its_own_name() {
 #[tokio::test]
 async fn the_console_shows_the_registered_systems_ready_with_their_pages() {
     let app = app().await;
-    let (status, systems) = get_json(&app, "/api/v1/systems").await;
+    let (status, systems) = app.get_json("/api/v1/systems").await;
     assert_eq!(status, 200);
     for name in ["ratelimit", "hashring"] {
         let entry = systems.as_array().unwrap().iter().find(|s| s["name"] == name).unwrap();
@@ -77,7 +65,7 @@ async fn the_console_shows_the_registered_systems_ready_with_their_pages() {
 #[tokio::test]
 async fn openapi_describes_every_system_route() {
     let app = app().await;
-    let (status, document) = get_json(&app, "/openapi.json").await;
+    let (status, document) = app.get_json("/openapi.json").await;
     assert_eq!(status, 200);
     let paths = document["paths"].as_object().unwrap();
     for path in [
@@ -104,7 +92,7 @@ async fn the_default_rules_are_seeded_into_the_data_dir_and_decide_checks() {
     assert_eq!(std::fs::read_to_string(rules).unwrap(), blueprint_ratelimit::config::EXAMPLE_RULES);
     let check =
         json!({"domain": "api", "descriptors": [{"entries": [{"key": "user", "value": "u1"}]}]});
-    let (status, body) = post(&app, "/api/v1/ratelimit/check", check).await;
+    let (status, body) = app.post_json("/api/v1/ratelimit/check", check).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["allowed"], true);
     assert_eq!(body["limit"], 30, "the example's 10/s user bucket with a burst of 20");
@@ -115,14 +103,14 @@ async fn the_default_rules_are_seeded_into_the_data_dir_and_decide_checks() {
 async fn bad_checks_get_coded_4xx_errors() {
     let app = app().await;
     let unknown = json!({"domain": "nope", "descriptors": []});
-    let (status, body) = post(&app, "/api/v1/ratelimit/check", unknown).await;
+    let (status, body) = app.post_json("/api/v1/ratelimit/check", unknown).await;
     assert_eq!((status, error_code(&body)), (400, Some("unknown_domain")), "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("nope"));
-    let (status, body) = post(&app, "/api/v1/ratelimit/check", json!({"domain": 7})).await;
+    let (status, body) = app.post_json("/api/v1/ratelimit/check", json!({"domain": 7})).await;
     assert_eq!((status, error_code(&body)), (422, Some("invalid_body")), "{body}");
     let absurd = json!({"algorithm": "token_bucket", "limit": 0, "period_ms": 1000,
         "pattern": "steady", "duration_ms": 1000});
-    let (status, body) = post(&app, "/api/v1/ratelimit/simulate", absurd).await;
+    let (status, body) = app.post_json("/api/v1/ratelimit/simulate", absurd).await;
     assert_eq!((status, error_code(&body)), (400, Some("invalid_simulation")), "{body}");
 }
 
@@ -169,7 +157,7 @@ async fn the_demo_route_is_behind_the_layer_with_the_books_headers() {
     // The check API is not behind the layer: a proxy asking for others is never limited
     // by its own address.
     let check = json!({"domain": "api", "descriptors": [], "hits": 0});
-    let (status, _) = post(&app, "/api/v1/ratelimit/check", check).await;
+    let (status, _) = app.post_json("/api/v1/ratelimit/check", check).await;
     assert_eq!(status, 200);
 }
 
@@ -177,9 +165,9 @@ async fn the_demo_route_is_behind_the_layer_with_the_books_headers() {
 async fn a_signed_in_user_is_limited_by_user_id_on_the_demo_route() {
     let app = app_with_rules(DEMO_RULES, json!({})).await;
     let credentials = json!({"username": "alice", "password": "correct horse"});
-    let (status, _) = post(&app, "/api/v1/auth/signup", credentials.clone()).await;
+    let (status, _) = app.post_json("/api/v1/auth/signup", credentials.clone()).await;
     assert_eq!(status, 201);
-    let (_, login) = post(&app, "/api/v1/auth/login", credentials).await;
+    let (_, login) = app.post_json("/api/v1/auth/login", credentials).await;
     let token = login["token"].as_str().unwrap().to_owned();
     let demo = app.url("/api/v1/ratelimit/demo");
     let statuses = statuses_of(&app, &demo, Some(&token), 3).await;
@@ -226,13 +214,13 @@ async fn an_invalid_rules_file_stops_the_mount_naming_the_line() {
 async fn a_redis_store_that_is_down_fails_open_and_readiness_names_it() {
     let redis = json!({"kind": "redis", "url": "redis://127.0.0.1:1", "timeout_ms": 200});
     let app = app_with_rules(DEMO_RULES, json!({ "store": redis })).await;
-    let (status, body) = get_json(&app, "/readyz").await;
+    let (status, body) = app.get_json("/readyz").await;
     assert_eq!(status, 503, "{body}");
     let text = body.to_string();
     assert!(text.contains("ratelimit-redis") && text.contains("127.0.0.1:1"), "{text}");
     let check =
         json!({"domain": "api", "descriptors": [{"entries": [{"key": "user", "value": "u"}]}]});
-    let (status, body) = post(&app, "/api/v1/ratelimit/check", check).await;
+    let (status, body) = app.post_json("/api/v1/ratelimit/check", check).await;
     assert_eq!(status, 200, "fail-open, never a 500: {body}");
     assert_eq!((body["allowed"].clone(), body["store_failed"].clone()), (json!(true), json!(true)));
     let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
@@ -242,7 +230,7 @@ async fn a_redis_store_that_is_down_fails_open_and_readiness_names_it() {
         ),
         "store errors are counted: {metrics}"
     );
-    let (_, systems) = get_json(&app, "/api/v1/systems").await;
+    let (_, systems) = app.get_json("/api/v1/systems").await;
     let entry = systems.as_array().unwrap().iter().find(|s| s["name"] == "ratelimit").unwrap();
     assert_eq!(entry["state"], "down");
 }
@@ -257,13 +245,13 @@ async fn a_redis_store_shares_counters_between_two_servers() {
     let section = json!({"store": {"kind": "redis", "url": url, "prefix": prefix}});
     let first = app_with_rules(DEMO_RULES, section.clone()).await;
     let second = app_with_rules(DEMO_RULES, section).await;
-    let (status, body) = get_json(&first, "/readyz").await;
+    let (status, body) = first.get_json("/readyz").await;
     assert_eq!(status, 200, "{body}");
     assert!(body.to_string().contains("ratelimit-redis"));
     let check = json!({"domain": "api", "descriptors": [{"entries": [{"key": "user", "value": "shared"}]}]});
     let mut allowed = Vec::new();
     for app in [&first, &second, &first, &second] {
-        let (status, body) = post(app, "/api/v1/ratelimit/check", check.clone()).await;
+        let (status, body) = app.post_json("/api/v1/ratelimit/check", check.clone()).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["store_failed"], false);
         allowed.push(body["allowed"].as_bool().unwrap());
@@ -301,25 +289,25 @@ async fn envoy_speaks_grpc_to_the_same_limits_through_the_platform() {
     // The HTTP check API sees the hits Envoy spent.
     let check = json!({"domain": "api", "hits": 0,
         "descriptors": [{"entries": [{"key": "user", "value": "envoy-user"}]}]});
-    let (_, body) = post(&app, "/api/v1/ratelimit/check", check).await;
+    let (_, body) = app.post_json("/api/v1/ratelimit/check", check).await;
     assert_eq!(body["remaining"], 0, "{body}");
 }
 
 #[tokio::test]
 async fn the_hashring_api_describes_rings_and_changes() {
     let app = app().await;
-    let (status, config) = get_json(&app, "/api/v1/hashring/config").await;
+    let (status, config) = app.get_json("/api/v1/hashring/config").await;
     assert_eq!(status, 200);
     assert_eq!(config["library_default_vnodes"], blueprint_hashring::DEFAULT_VNODES);
     let nodes = json!([{"id": "a"}, {"id": "b"}, {"id": "c", "weight": 2.0}]);
     let (status, ring) =
-        post(&app, "/api/v1/hashring/ring", json!({"nodes": nodes, "vnodes": 4})).await;
+        app.post_json("/api/v1/hashring/ring", json!({"nodes": nodes, "vnodes": 4})).await;
     assert_eq!(status, 200, "{ring}");
     assert_eq!(ring["nodes"].as_array().unwrap().len(), 3);
     assert_eq!(ring["points"].as_array().unwrap().len(), 16, "4 + 4 + 2 × 4 points");
     let change = json!({"ring": {"nodes": nodes, "vnodes": 4},
         "change": {"op": "add", "node": {"id": "d"}}});
-    let (status, moved) = post(&app, "/api/v1/hashring/change", change).await;
+    let (status, moved) = app.post_json("/api/v1/hashring/change", change).await;
     assert_eq!(status, 200, "{moved}");
     let ranges = moved["ranges"].as_array().unwrap();
     assert!(!ranges.is_empty());
@@ -331,15 +319,15 @@ async fn the_hashring_api_describes_rings_and_changes() {
 async fn bad_hashring_requests_get_coded_4xx_errors() {
     let app = app().await;
     let duplicate = json!({"nodes": [{"id": "a"}, {"id": "a"}]});
-    let (status, body) = post(&app, "/api/v1/hashring/ring", duplicate).await;
+    let (status, body) = app.post_json("/api/v1/hashring/ring", duplicate).await;
     assert_eq!((status, error_code(&body)), (400, Some("duplicate_node")), "{body}");
     let zero = json!({"nodes": [{"id": "a", "weight": 0.0}]});
-    let (status, body) = post(&app, "/api/v1/hashring/ring", zero).await;
+    let (status, body) = app.post_json("/api/v1/hashring/ring", zero).await;
     assert_eq!((status, error_code(&body)), (400, Some("invalid_weight")), "{body}");
-    let (status, body) = post(&app, "/api/v1/hashring/ring", json!({"nodes": "a"})).await;
+    let (status, body) = app.post_json("/api/v1/hashring/ring", json!({"nodes": "a"})).await;
     assert_eq!((status, error_code(&body)), (422, Some("invalid_field")), "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("nodes"), "{body}");
     let remove = json!({"ring": {"nodes": [{"id": "a"}]}, "change": {"op": "remove", "id": "z"}});
-    let (status, body) = post(&app, "/api/v1/hashring/change", remove).await;
+    let (status, body) = app.post_json("/api/v1/hashring/change", remove).await;
     assert_eq!((status, error_code(&body)), (400, Some("unknown_node")), "{body}");
 }

@@ -155,6 +155,23 @@ impl TestApp {
         format!("http://{}{}", self.address, path)
     }
 
+    /// `GET path`: the status and the JSON body. Panics (failing the test) when the
+    /// request fails or the body is not JSON.
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = self.client.get(self.url(path)).send().await.expect("GET failed");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("the body is not JSON"))
+    }
+
+    /// `POST path` with `body` as JSON: the status and the JSON body. Panics like
+    /// [`TestApp::get_json`].
+    pub async fn post_json(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        let request = self.client.post(self.url(path)).json(&body);
+        let response = request.send().await.expect("POST failed");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("the body is not JSON"))
+    }
+
     /// Trigger graceful shutdown and wait for the server to finish draining.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         if let Some(sender) = self.shutdown.take() {

@@ -35,7 +35,7 @@ use futures::future::BoxFuture;
 use tokio::sync::Mutex;
 use utoipa::OpenApi as _;
 
-use super::{boxed, catalog_entry};
+use super::{boxed, catalog_entry, no_settings};
 
 /// The config section's name (it has no settings).
 const SECTION: &str = "estimate";
@@ -66,13 +66,7 @@ impl System for Estimate {
     }
 
     fn effective_config(&self, config: &LoadedConfig) -> Result<toml::Value, ConfigError> {
-        let section: toml::Table = config.section(SECTION)?;
-        if let Some(key) = section.keys().next() {
-            return Err(ConfigError::Invalid(format!(
-                "[estimate] has no settings, found unknown key `{key}`"
-            )));
-        }
-        Ok(toml::Value::Table(section))
+        no_settings(config, SECTION)
     }
 
     fn mount<'a>(&'a self, _platform: &'a Platform) -> BoxFuture<'a, Result<Mounted, BoxError>> {

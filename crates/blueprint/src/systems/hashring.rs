@@ -18,7 +18,7 @@ use clap::{Args as _, FromArgMatches as _};
 use futures::future::BoxFuture;
 use utoipa::OpenApi as _;
 
-use super::{boxed, catalog_entry};
+use super::{boxed, catalog_entry, no_settings};
 
 /// The hashring system. It has no configuration of its own: every request carries its ring.
 #[derive(Debug, Default)]
@@ -38,13 +38,7 @@ impl System for Hashring {
     }
 
     fn effective_config(&self, config: &LoadedConfig) -> Result<toml::Value, ConfigError> {
-        let section: toml::Table = config.section("hashring")?;
-        if let Some(key) = section.keys().next() {
-            return Err(ConfigError::Invalid(format!(
-                "[hashring] has no settings, found unknown key `{key}`"
-            )));
-        }
-        Ok(toml::Value::Table(section))
+        no_settings(config, "hashring")
     }
 
     fn mount<'a>(&'a self, _platform: &'a Platform) -> BoxFuture<'a, Result<Mounted, BoxError>> {

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod kv;
 pub mod ratelimit;
 
+use blueprint_platform::config::{ConfigError, LoadedConfig};
 use blueprint_platform::{BoxError, SystemInfo, system::CATALOG};
 
 /// The catalog entry named `name`, so a system's title, chapter and crate are stated once.
@@ -29,4 +30,16 @@ fn catalog_entry(name: &str) -> SystemInfo {
 fn boxed(error: impl Into<anyhow::Error>) -> BoxError {
     let error: anyhow::Error = error.into();
     error.into()
+}
+
+/// `effective_config` of a system without settings: its section must be empty (or absent),
+/// so a key meant for another section is refused by name instead of silently ignored.
+fn no_settings(config: &LoadedConfig, section: &str) -> Result<toml::Value, ConfigError> {
+    let table: toml::Table = config.section(section)?;
+    match table.keys().next() {
+        Some(key) => Err(ConfigError::Invalid(format!(
+            "[{section}] has no settings, found unknown key `{key}`"
+        ))),
+        None => Ok(toml::Value::Table(table)),
+    }
 }
