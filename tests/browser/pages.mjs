@@ -83,6 +83,35 @@ await onPage("/estimate/", async (page) => {
   if ((await page.locator("#powers tr").count()) < 5) failures.push("/estimate/: powers of two table is empty");
 });
 
+await onPage("/ids/", async (page) => {
+  await page.fill("#count", "5");
+  await page.click("#generate button[type=submit]");
+  await page.waitForFunction(() => document.querySelectorAll("#ids li").length === 5, null, { timeout: 10_000 });
+  const ids = (await page.locator("#ids li").allInnerTexts()).map((text) => BigInt(text.trim()));
+  if (!ids.every((id, i) => i === 0 || id > ids[i - 1])) failures.push(`/ids/: IDs not increasing: ${ids}`);
+  await page.locator("#ids li").first().click();
+  await page.waitForFunction(() => !document.querySelector("#decoded").hidden &&
+    document.querySelectorAll("#fields tr").length > 0, null, { timeout: 10_000 });
+});
+
+await onPage("/kv/", async (page) => {
+  await page.fill("#key", "browser-key");
+  await page.fill("#value", "stored from the browser");
+  await page.click("#put");
+  await page.waitForFunction(() => document.querySelector("#result").textContent === "stored", null,
+    { timeout: 10_000 });
+  await page.fill("#value", "");
+  await page.click("#get");
+  await page.waitForFunction(() => document.querySelector("#value").value === "stored from the browser", null,
+    { timeout: 10_000 });
+  await page.click("#delete");
+  await page.waitForFunction(() => document.querySelector("#result").textContent === "deleted", null,
+    { timeout: 10_000 });
+  await page.click("#get");
+  await page.waitForFunction(() => /not_found/.test(document.querySelector("#result").textContent), null,
+    { timeout: 10_000 });
+});
+
 await browser.close();
 if (failures.length) {
   console.error(failures.join("\n"));

@@ -61,7 +61,7 @@ async fn the_console_lists_every_system_in_a_real_browser() {
 #[tokio::test]
 async fn the_system_pages_work_in_a_real_browser() {
     if let Some(stdout) = run_browser_script("pages.mjs").await {
-        for page in ["/ratelimit/", "/hashring/", "/estimate/"] {
+        for page in ["/ratelimit/", "/hashring/", "/estimate/", "/ids/", "/kv/"] {
             assert!(stdout.contains(page), "{page} not checked: {stdout}");
         }
     }
