@@ -147,10 +147,9 @@ async fn run_system(
             apply_serve_args(&mut loaded, serve_matches);
             serve(loaded, vec![system]).await
         }
-        Some((sub, sub_matches)) => system
-            .run_command(sub, sub_matches, &loaded)
-            .await
-            .map_err(|error| anyhow::anyhow!(error)),
+        Some(_) => {
+            system.run_command(matches, &loaded).await.map_err(|error| anyhow::anyhow!(error))
+        }
         None => anyhow::bail!("missing subcommand for {name}"),
     }
 }

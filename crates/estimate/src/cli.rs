@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use clap::{Args as ClapArgs, FromArgMatches as _, Subcommand};
+use clap::{Args as ClapArgs, Subcommand};
 
 use crate::availability::{self, Availability};
 use crate::capacity::{Capacity, CapacitySpec, DAYS_PER_YEAR, TWITTER_EXAMPLE};
@@ -102,26 +102,6 @@ pub struct AvailabilityArgs {
     /// Availability as a fraction strictly between 0 and 1 (0.9995 → 99.95 %).
     #[arg(long)]
     pub fraction: Option<f64>,
-}
-
-/// The subcommand `name` from its own matches: the binary hands a system only its
-/// subcommand's name and matches, and clap's derive reads an enum from the parent's.
-///
-/// # Errors
-/// clap's error if the matches do not fit, or for an unknown name.
-pub fn parse(name: &str, matches: &clap::ArgMatches) -> Result<Command, clap::Error> {
-    Ok(match name {
-        "latency" => Command::Latency(LatencyArgs::from_arg_matches(matches)?),
-        "capacity" => Command::Capacity(CapacityArgs::from_arg_matches(matches)?),
-        "availability" => Command::Availability(AvailabilityArgs::from_arg_matches(matches)?),
-        "powers" => Command::Powers,
-        other => {
-            return Err(clap::Error::raw(
-                clap::error::ErrorKind::InvalidSubcommand,
-                format!("unknown subcommand estimate {other}"),
-            ));
-        }
-    })
 }
 
 /// Runs a subcommand and returns what it prints. `latency` blocks for 1–2 s.
@@ -257,7 +237,7 @@ pub fn powers_report() -> String {
 
 #[cfg(test)]
 mod tests {
-    use clap::{CommandFactory as _, Parser};
+    use clap::Parser;
 
     use super::*;
 
@@ -268,9 +248,7 @@ mod tests {
     }
 
     fn command(args: &[&str]) -> Command {
-        let matches = Cli::command().try_get_matches_from(args).unwrap();
-        let (name, sub) = matches.subcommand().unwrap();
-        parse(name, sub).unwrap()
+        Cli::try_parse_from(args).unwrap().command
     }
 
     #[test]

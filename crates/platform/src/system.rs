@@ -61,14 +61,16 @@ pub trait System: Send + Sync + 'static {
         clap::Command::new(self.info().name)
     }
 
-    /// Run one of the extra subcommands declared by [`System::command`].
+    /// Run one of the extra subcommands declared by [`System::command`]. `matches` are
+    /// those of `blueprint <name>`, the chosen subcommand inside, so a clap `Subcommand`
+    /// enum reads them whole with `FromArgMatches::from_arg_matches`.
     fn run_command<'a>(
         &'a self,
-        name: &'a str,
         matches: &'a clap::ArgMatches,
         config: &'a LoadedConfig,
     ) -> BoxFuture<'a, Result<(), BoxError>> {
-        let _ = (matches, config);
+        let _ = config;
+        let name = matches.subcommand_name().unwrap_or_default().to_owned();
         Box::pin(async move { Err(format!("unknown subcommand {name}").into()) })
     }
 }

@@ -30,7 +30,7 @@ use blueprint_estimate::{
 use blueprint_platform::config::{ConfigError, LoadedConfig};
 use blueprint_platform::http::{ApiError, ApiJson, ErrorBody, html_content_type};
 use blueprint_platform::{BoxError, Mounted, Platform, System, SystemInfo};
-use clap::Subcommand as _;
+use clap::{FromArgMatches as _, Subcommand as _};
 use futures::future::BoxFuture;
 use tokio::sync::Mutex;
 use utoipa::OpenApi as _;
@@ -92,12 +92,11 @@ impl System for Estimate {
 
     fn run_command<'a>(
         &'a self,
-        name: &'a str,
         matches: &'a clap::ArgMatches,
         _config: &'a LoadedConfig,
     ) -> BoxFuture<'a, Result<(), BoxError>> {
         Box::pin(async move {
-            let command = cli::parse(name, matches).map_err(boxed)?;
+            let command = EstimateCommand::from_arg_matches(matches).map_err(boxed)?;
             // `latency` blocks for one to two seconds: off the async workers.
             let report = tokio::task::spawn_blocking(move || cli::run(&command))
                 .await

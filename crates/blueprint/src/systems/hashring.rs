@@ -10,11 +10,11 @@ use axum::routing::{get, post};
 use blueprint_hashring::api::{
     self, CONSOLE_HTML, ChangeRequest, ChangeResponse, ConsoleConfig, RingDescription, RingRequest,
 };
-use blueprint_hashring::cli::{ExperimentArgs, experiment_report};
+use blueprint_hashring::cli::{Args, Command as HashringCommand, run};
 use blueprint_platform::config::{ConfigError, LoadedConfig};
 use blueprint_platform::http::{ApiError, ApiJson, ErrorBody, html_content_type};
 use blueprint_platform::{BoxError, Mounted, Platform, System, SystemInfo};
-use clap::{Args as _, FromArgMatches as _};
+use clap::{FromArgMatches as _, Subcommand as _};
 use futures::future::BoxFuture;
 use utoipa::OpenApi as _;
 
@@ -53,33 +53,21 @@ impl System for Hashring {
     }
 
     fn command(&self) -> clap::Command {
-        clap::Command::new("hashring").subcommand(ExperimentArgs::augment_args(
-            clap::Command::new("experiment").about(
-                "Measure the book's claims: keys moved on add, load vs virtual nodes, affected ranges vs brute force",
-            ),
-        ))
+        HashringCommand::augment_subcommands(clap::Command::new("hashring"))
     }
 
     fn run_command<'a>(
         &'a self,
-        name: &'a str,
         matches: &'a clap::ArgMatches,
         _config: &'a LoadedConfig,
     ) -> BoxFuture<'a, Result<(), BoxError>> {
         Box::pin(async move {
-            match name {
-                "experiment" => {
-                    let args = ExperimentArgs::from_arg_matches(matches).map_err(boxed)?;
-                    // Seconds of CPU for a million keys: off the async workers.
-                    let report = tokio::task::spawn_blocking(move || experiment_report(&args))
-                        .await
-                        .map_err(boxed)?
-                        .map_err(boxed)?;
-                    print!("{report}");
-                    Ok(())
-                }
-                other => Err(format!("unknown subcommand hashring {other}").into()),
-            }
+            let command = HashringCommand::from_arg_matches(matches).map_err(boxed)?;
+            // Seconds of CPU for a million keys: off the async workers.
+            tokio::task::spawn_blocking(move || run(Args { command }))
+                .await
+                .map_err(boxed)?
+                .map_err(boxed)
         })
     }
 }

@@ -39,7 +39,7 @@ use blueprint_platform::config::{ConfigError, LoadedConfig};
 use blueprint_platform::http::{ApiError, ErrorBody, html_content_type};
 use blueprint_platform::system::section_toml;
 use blueprint_platform::{BoxError, Mounted, Platform, System, SystemInfo, sql_dispatch};
-use clap::Subcommand as _;
+use clap::{FromArgMatches as _, Subcommand as _};
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use utoipa::OpenApi as _;
@@ -164,12 +164,11 @@ impl System for Ids {
 
     fn run_command<'a>(
         &'a self,
-        name: &'a str,
         matches: &'a clap::ArgMatches,
         _config: &'a LoadedConfig,
     ) -> BoxFuture<'a, Result<(), BoxError>> {
         Box::pin(async move {
-            let command = id_command(name, matches).map_err(boxed)?;
+            let command = IdCommand::from_arg_matches(matches).map_err(boxed)?;
             // `bench` spins CPU for seconds: off the async workers.
             tokio::task::spawn_blocking(move || blueprint_idgen::cli::run(IdArgs { command }))
                 .await
@@ -177,41 +176,6 @@ impl System for Ids {
                 .map_err(boxed)
         })
     }
-}
-
-/// Rebuild the idgen command from one subcommand's matches. The platform hands a system
-/// only its subcommand's name and matches, and clap's derive reads an enum from the
-/// parent's, so the variant is assembled here from the argument IDs (the field names);
-/// the unit tests parse every subcommand through this, so a renamed field fails them.
-fn id_command(name: &str, matches: &clap::ArgMatches) -> anyhow::Result<IdCommand> {
-    Ok(match name {
-        "new" => IdCommand::New {
-            kind: argument(matches, "kind")?,
-            count: argument(matches, "count")?,
-            datacenter: argument(matches, "datacenter")?,
-            worker: argument(matches, "worker")?,
-        },
-        "decode" => {
-            IdCommand::Decode { id: argument(matches, "id")?, json: argument(matches, "json")? }
-        }
-        "bench" => IdCommand::Bench {
-            seconds: argument(matches, "seconds")?,
-            threads: argument(matches, "threads")?,
-        },
-        other => anyhow::bail!("unknown subcommand ids {other}"),
-    })
-}
-
-/// The parsed value of argument `id` (every idgen argument has a default or is required).
-fn argument<T: Clone + Send + Sync + 'static>(
-    matches: &clap::ArgMatches,
-    id: &str,
-) -> anyhow::Result<T> {
-    matches
-        .try_get_one::<T>(id)
-        .with_context(|| format!("reading argument {id}"))?
-        .cloned()
-        .with_context(|| format!("argument {id} is missing"))
 }
 
 /// Migrate, lease a worker ID, create the configured biz tags, and build the generators.
@@ -416,8 +380,7 @@ mod tests {
     fn every_ids_subcommand_parses_into_the_idgen_command() {
         let parse = |args: &[&str]| {
             let matches = Ids.command().try_get_matches_from(args).unwrap();
-            let (name, sub) = matches.subcommand().unwrap();
-            id_command(name, sub).unwrap()
+            IdCommand::from_arg_matches(&matches).unwrap()
         };
         let new = parse(&["ids", "new", "--kind", "ulid", "-n", "3", "--worker", "5"]);
         assert!(

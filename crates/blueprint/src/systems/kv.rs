@@ -87,19 +87,6 @@ impl System for Kv {
             Ok(Mounted { router, openapi: KvApi::openapi(), probes })
         })
     }
-
-    fn command(&self) -> clap::Command {
-        clap::Command::new(SECTION)
-    }
-
-    fn run_command<'a>(
-        &'a self,
-        name: &'a str,
-        _matches: &'a clap::ArgMatches,
-        _config: &'a LoadedConfig,
-    ) -> BoxFuture<'a, Result<(), BoxError>> {
-        Box::pin(async move { Err(format!("unknown subcommand kv {name}").into()) })
-    }
 }
 
 async fn page() -> impl axum::response::IntoResponse {

@@ -66,17 +66,16 @@ impl System for RateLimit {
 
     fn run_command<'a>(
         &'a self,
-        name: &'a str,
         matches: &'a clap::ArgMatches,
         _config: &'a LoadedConfig,
     ) -> BoxFuture<'a, Result<(), BoxError>> {
         Box::pin(async move {
-            match name {
-                "simulate" => {
-                    let args = SimulateArgs::from_arg_matches(matches).map_err(boxed)?;
+            match matches.subcommand() {
+                Some(("simulate", simulate)) => {
+                    let args = SimulateArgs::from_arg_matches(simulate).map_err(boxed)?;
                     run_simulate(&args).map_err(boxed)
                 }
-                other => Err(format!("unknown subcommand ratelimit {other}").into()),
+                other => Err(format!("unknown subcommand ratelimit {other:?}").into()),
             }
         })
     }
