@@ -6,17 +6,12 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_blueprint");
+/// How long a started server may take to answer.
+const STARTUP: Duration = Duration::from_secs(10);
 
-fn blueprint(args: &[&str], dir: &std::path::Path) -> std::process::Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env_remove("BLUEPRINT_CONFIG")
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap()
-}
+mod common;
+
+use common::{BIN, blueprint, free_port, wait_for};
 
 #[test]
 fn version_prints_the_crate_version() {
@@ -89,7 +84,7 @@ fn up_serves_health_and_the_console_then_exits_cleanly_on_sigterm() {
     let banner = lines.next().unwrap().unwrap();
     assert!(banner.contains(&format!("127.0.0.1:{port}")), "{banner}");
 
-    let get = |path: &str| wait_for(port, path);
+    let get = |path: &str| wait_for(port, path, STARTUP);
     assert_eq!(get("/healthz").status(), 200);
     assert_eq!(get("/readyz").status(), 200);
     assert!(get("/metrics").text().unwrap().contains("http_requests_total"));
@@ -182,29 +177,12 @@ fn a_system_served_alone_mounts_only_itself() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let status = |path: &str| wait_for(port, path).status().as_u16();
+    let status = |path: &str| wait_for(port, path, STARTUP).status().as_u16();
     assert_eq!(status("/ratelimit/"), 200);
     assert_eq!(status("/hashring/"), 404);
     assert!(data.join("ratelimit/rules.yaml").exists(), "example rules seeded");
     child.kill().unwrap();
     child.wait().unwrap();
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-/// GET `path` on the local `port`, retrying while the server starts.
-fn wait_for(port: u16, path: &str) -> reqwest::blocking::Response {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match reqwest::blocking::get(format!("http://127.0.0.1:{port}{path}")) {
-            Ok(response) => return response,
-            Err(error) if Instant::now() > deadline => panic!("{path}: {error}"),
-            Err(_) => std::thread::sleep(Duration::from_millis(100)),
-        }
-    }
 }
 
 #[test]

@@ -2,13 +2,10 @@
 //! `blueprint estimate` as a user runs it.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use std::path::Path;
-use std::process::Command;
-
 use blueprint_testkit::{Backends, TestApp, error_code, spawn_app};
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_blueprint");
+mod common;
 
 async fn app() -> TestApp {
     spawn_app(Backends::default(), blueprint::registry::systems()).await.unwrap()
@@ -185,17 +182,7 @@ async fn openapi_describes_every_estimate_route_and_its_statuses() {
 
 fn blueprint(args: &[&str]) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
-    blueprint_in(args, dir.path())
-}
-
-fn blueprint_in(args: &[&str], dir: &Path) -> std::process::Output {
-    Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .env_remove("BLUEPRINT_CONFIG")
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap()
+    common::blueprint(args, dir.path())
 }
 
 #[test]
@@ -230,7 +217,8 @@ fn an_estimate_section_with_any_key_is_refused_at_startup() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("blueprint.toml");
     std::fs::write(&path, "[estimate]\nttl = 1\n").unwrap();
-    let output = blueprint_in(&["--config", path.to_str().unwrap(), "config", "show"], dir.path());
+    let output =
+        common::blueprint(&["--config", path.to_str().unwrap(), "config", "show"], dir.path());
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("[estimate]") && stderr.contains("ttl"), "{stderr}");

@@ -3,8 +3,9 @@
 //! user runs it.
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod common;
+
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 
 use blueprint::systems::ids::Ids;
@@ -212,15 +213,7 @@ async fn the_console_and_openapi_list_the_id_generator() {
 }
 
 fn blueprint_cli(args: &[&str], dir: &Path) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_blueprint"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("BLUEPRINT_CONFIG")
-        .env_remove("BLUEPRINT_IDGEN_DATACENTER")
-        .env_remove("BLUEPRINT_IDGEN_WORKER")
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
+    let output = common::blueprint(args, dir);
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),

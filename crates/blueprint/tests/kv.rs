@@ -7,20 +7,20 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_blueprint");
+mod common;
+
+use common::{BIN, free_port, wait_for};
+
+/// How long a started server may take to answer.
+const STARTUP: Duration = Duration::from_secs(20);
 /// Keys written one by one before the crash: each acknowledged after its own `fsync`.
 const KEYS: usize = 200;
 
 struct Ports {
     http: u16,
     resp: u16,
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 fn serve(data: &Path, ports: &Ports) -> Child {
@@ -36,18 +36,6 @@ fn serve(data: &Path, ports: &Ports) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
-}
-
-/// GET `path`, retrying while the server starts.
-fn wait_for(port: u16, path: &str) -> reqwest::blocking::Response {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        match reqwest::blocking::get(format!("http://127.0.0.1:{port}{path}")) {
-            Ok(response) => return response,
-            Err(error) if Instant::now() > deadline => panic!("{path}: {error}"),
-            Err(_) => std::thread::sleep(Duration::from_millis(100)),
-        }
-    }
 }
 
 fn command(words: &[&str]) -> Vec<u8> {
@@ -78,7 +66,7 @@ fn writes_acknowledged_with_durability_always_survive_kill_9() {
     let data = dir.path().join("data");
     let ports = Ports { http: free_port(), resp: free_port() };
     let mut child = serve(&data, &ports);
-    assert_eq!(wait_for(ports.http, "/readyz").status(), 200);
+    assert_eq!(wait_for(ports.http, "/readyz", STARTUP).status(), 200);
     let mut stream = TcpStream::connect(("127.0.0.1", ports.resp)).unwrap();
     for i in 0..KEYS {
         roundtrip(&mut stream, &["SET", &format!("key:{i}"), &format!("value:{i}")], b"+OK\r\n");
@@ -87,7 +75,7 @@ fn writes_acknowledged_with_durability_always_survive_kill_9() {
     assert!(data.join("kv").is_dir(), "the store lives under <data_dir>/kv");
 
     let mut child = serve(&data, &ports);
-    assert_eq!(wait_for(ports.http, "/readyz").status(), 200);
+    assert_eq!(wait_for(ports.http, "/readyz", STARTUP).status(), 200);
     let mut stream = TcpStream::connect(("127.0.0.1", ports.resp)).unwrap();
     for i in 0..KEYS {
         let value = format!("value:{i}");
@@ -103,17 +91,18 @@ fn kv_is_ready_and_its_http_api_and_openapi_paths_are_served() {
     let data = dir.path().join("data");
     let ports = Ports { http: free_port(), resp: free_port() };
     let mut child = serve(&data, &ports);
-    let systems: serde_json::Value = wait_for(ports.http, "/api/v1/systems").json().unwrap();
+    let systems: serde_json::Value =
+        wait_for(ports.http, "/api/v1/systems", STARTUP).json().unwrap();
     let entry = systems.as_array().unwrap().iter().find(|s| s["name"] == "kv").unwrap();
     assert_eq!(entry["state"], "ready", "{entry}");
-    let ready: serde_json::Value = wait_for(ports.http, "/readyz").json().unwrap();
+    let ready: serde_json::Value = wait_for(ports.http, "/readyz", STARTUP).json().unwrap();
     assert!(ready.to_string().contains("kv-resp"), "{ready}");
 
-    let openapi: serde_json::Value = wait_for(ports.http, "/openapi.json").json().unwrap();
+    let openapi: serde_json::Value = wait_for(ports.http, "/openapi.json", STARTUP).json().unwrap();
     for path in ["/api/v1/kv", "/api/v1/kv/{key}"] {
         assert!(openapi["paths"].get(path).is_some(), "{path} missing from /openapi.json");
     }
-    assert_eq!(wait_for(ports.http, "/kv/").status(), 200);
+    assert_eq!(wait_for(ports.http, "/kv/", STARTUP).status(), 200);
 
     let client = reqwest::blocking::Client::new();
     let url = format!("http://127.0.0.1:{}/api/v1/kv/greeting", ports.http);
