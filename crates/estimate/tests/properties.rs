@@ -23,20 +23,33 @@ fn valid_spec() -> impl Strategy<Value = CapacitySpec> {
         0..=MAX_RECORD_BYTES,
         1..=MAX_RETENTION_YEARS,
     )
-        .prop_map(
-            |(mau, daily, writes, peak, media_fraction, media_bytes, record_bytes, years)| {
-                CapacitySpec {
-                    mau,
-                    daily_active_fraction: daily,
-                    writes_per_user_per_day: writes,
-                    peak_factor: peak,
-                    media_fraction,
-                    media_bytes,
-                    record_bytes,
-                    retention_years: years,
-                }
-            },
-        )
+        .prop_map(spec)
+}
+
+/// A spec from its fields in declaration order (what both strategies generate).
+#[allow(clippy::type_complexity)]
+fn spec(
+    (mau, daily, writes, peak, media_fraction, media_bytes, record_bytes, years): (
+        u64,
+        f64,
+        f64,
+        f64,
+        f64,
+        u64,
+        u64,
+        u32,
+    ),
+) -> CapacitySpec {
+    CapacitySpec {
+        mau,
+        daily_active_fraction: daily,
+        writes_per_user_per_day: writes,
+        peak_factor: peak,
+        media_fraction,
+        media_bytes,
+        record_bytes,
+        retention_years: years,
+    }
 }
 
 /// Any spec at all, the floats including NaN and infinities.
@@ -52,20 +65,7 @@ fn any_spec() -> impl Strategy<Value = CapacitySpec> {
         any::<u64>(),
         0..200u32,
     )
-        .prop_map(
-            |(mau, daily, writes, peak, media_fraction, media_bytes, record_bytes, years)| {
-                CapacitySpec {
-                    mau,
-                    daily_active_fraction: daily,
-                    writes_per_user_per_day: writes,
-                    peak_factor: peak,
-                    media_fraction,
-                    media_bytes,
-                    record_bytes,
-                    retention_years: years,
-                }
-            },
-        )
+        .prop_map(spec)
 }
 
 fn close(actual: f64, expected: f64) -> bool {
