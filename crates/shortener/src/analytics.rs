@@ -1,0 +1,220 @@
+//! Click analytics off the request path: a redirect hands a [`Click`] to a bounded queue
+//! and returns; one worker drains it, aggregates clicks into a [`ClickBatch`] (count,
+//! per day, referrer host, user-agent family) and writes each batch in one transaction.
+//!
+//! Counts are exact once the queue drained: a full queue makes redirects wait for room
+//! (backpressure) rather than drop clicks, and [`Analytics::flush`] is a barrier that
+//! returns once every click queued before it is written.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::core::{agent_family, day_of, referrer_host};
+use crate::store::{ClickBatch, LinkStore};
+
+/// Default queue length: about a second of redirects at full speed.
+pub const DEFAULT_QUEUE_LEN: usize = 65_536;
+/// Most clicks aggregated into one write.
+pub const MAX_BATCH_CLICKS: usize = 10_000;
+/// A batch is written at least this often while clicks arrive.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
+/// Attempts to write one batch before its clicks are dropped (and logged).
+pub const MAX_WRITE_ATTEMPTS: u32 = 3;
+/// Longest a stored header value is kept before classification (a bound on queue memory).
+const MAX_HEADER_LEN: usize = 512;
+
+/// One redirect served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Click {
+    /// The link.
+    pub code: String,
+    /// Unix ms.
+    pub at_ms: i64,
+    /// The `Referer` header.
+    pub referer: Option<String>,
+    /// The `User-Agent` header.
+    pub user_agent: Option<String>,
+    /// Add it to the link's total (false for limited links, counted on the request path).
+    pub count_total: bool,
+}
+
+impl Click {
+    /// A click with its headers cut to a bounded length.
+    pub fn new(
+        code: &str,
+        at_ms: i64,
+        referer: Option<&str>,
+        user_agent: Option<&str>,
+        count_total: bool,
+    ) -> Self {
+        let cut = |text: &str| text.chars().take(MAX_HEADER_LEN).collect::<String>();
+        Self {
+            code: code.to_owned(),
+            at_ms,
+            referer: referer.map(cut),
+            user_agent: user_agent.map(cut),
+            count_total,
+        }
+    }
+}
+
+/// Add `click` to `batch`.
+pub fn aggregate(batch: &mut ClickBatch, click: &Click) {
+    if click.count_total {
+        *batch.totals.entry(click.code.clone()).or_default() += 1;
+    }
+    *batch.daily.entry((click.code.clone(), day_of(click.at_ms))).or_default() += 1;
+    let host = referrer_host(click.referer.as_deref());
+    *batch.referrers.entry((click.code.clone(), host)).or_default() += 1;
+    let family = agent_family(click.user_agent.as_deref()).to_owned();
+    *batch.agents.entry((click.code.clone(), family)).or_default() += 1;
+}
+
+enum Message {
+    Click(Click),
+    Flush(oneshot::Sender<()>),
+}
+
+/// The handle redirects record clicks through. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Analytics {
+    sender: mpsc::Sender<Message>,
+}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Message::Click(click) => click.fmt(f),
+            Message::Flush(_) => f.write_str("Flush"),
+        }
+    }
+}
+
+impl Analytics {
+    /// Start the worker writing to `store`, with a queue of `queue_len` clicks.
+    pub fn start(store: Arc<dyn LinkStore>, queue_len: usize) -> Self {
+        let (sender, receiver) = mpsc::channel(queue_len.max(1));
+        tokio::spawn(worker(store, receiver));
+        Self { sender }
+    }
+
+    /// Queue `click`, waiting for room when the queue is full.
+    pub async fn record(&self, click: Click) {
+        if self.sender.send(Message::Click(click)).await.is_err() {
+            tracing::warn!("shortener: the analytics worker stopped; a click was not counted");
+            metrics::counter!("shortener_clicks_dropped_total").increment(1);
+        }
+    }
+
+    /// Wait until every click queued before this call is written (at most `timeout`);
+    /// false when it took longer or the worker stopped.
+    pub async fn flush(&self, timeout: Duration) -> bool {
+        let (done, wait) = oneshot::channel();
+        let barrier =
+            async { self.sender.send(Message::Flush(done)).await.is_ok() && wait.await.is_ok() };
+        tokio::time::timeout(timeout, barrier).await.unwrap_or(false)
+    }
+}
+
+async fn worker(store: Arc<dyn LinkStore>, mut receiver: mpsc::Receiver<Message>) {
+    let mut batch = ClickBatch::default();
+    let mut clicks = 0usize;
+    let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
+    loop {
+        let message = if clicks == 0 {
+            receiver.recv().await
+        } else {
+            match tokio::time::timeout(FLUSH_INTERVAL, receiver.recv()).await {
+                Ok(message) => message,
+                Err(_elapsed) => {
+                    write(&store, &mut batch, &mut clicks, &mut waiting).await;
+                    continue;
+                }
+            }
+        };
+        match message {
+            Some(Message::Click(click)) => {
+                aggregate(&mut batch, &click);
+                clicks += 1;
+                if clicks >= MAX_BATCH_CLICKS {
+                    write(&store, &mut batch, &mut clicks, &mut waiting).await;
+                }
+            }
+            Some(Message::Flush(done)) => {
+                waiting.push(done);
+                write(&store, &mut batch, &mut clicks, &mut waiting).await;
+            }
+            None => {
+                write(&store, &mut batch, &mut clicks, &mut waiting).await;
+                return;
+            }
+        }
+    }
+}
+
+async fn write(
+    store: &Arc<dyn LinkStore>,
+    batch: &mut ClickBatch,
+    clicks: &mut usize,
+    waiting: &mut Vec<oneshot::Sender<()>>,
+) {
+    if !batch.is_empty() {
+        let mut attempt = 1;
+        loop {
+            match store.record_clicks(batch).await {
+                Ok(()) => {
+                    metrics::counter!("shortener_clicks_recorded_total").increment(*clicks as u64);
+                    break;
+                }
+                Err(error) if attempt < MAX_WRITE_ATTEMPTS => {
+                    tracing::warn!(%error, attempt, "shortener: writing clicks failed; retrying");
+                    tokio::time::sleep(FLUSH_INTERVAL * attempt).await;
+                    attempt += 1;
+                }
+                Err(error) => {
+                    tracing::error!(%error, clicks = *clicks, "shortener: clicks dropped");
+                    metrics::counter!("shortener_clicks_dropped_total").increment(*clicks as u64);
+                    break;
+                }
+            }
+        }
+    }
+    *batch = ClickBatch::default();
+    *clicks = 0;
+    for done in waiting.drain(..) {
+        let _ = done.send(());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clicks_aggregate_per_link_day_referrer_and_agent() {
+        let mut batch = ClickBatch::default();
+        let day = 86_400_000;
+        aggregate(
+            &mut batch,
+            &Click::new("abc", 0, Some("https://a.example/x"), Some("curl/8"), true),
+        );
+        aggregate(&mut batch, &Click::new("abc", 1, None, Some("curl/8"), true));
+        aggregate(&mut batch, &Click::new("abc", day, None, None, false));
+        assert_eq!(batch.totals.get("abc"), Some(&2), "the limited click is counted elsewhere");
+        assert_eq!(batch.daily.get(&("abc".into(), "1970-01-01".into())), Some(&2));
+        assert_eq!(batch.daily.get(&("abc".into(), "1970-01-02".into())), Some(&1));
+        assert_eq!(batch.referrers.get(&("abc".into(), "direct".into())), Some(&2));
+        assert_eq!(batch.referrers.get(&("abc".into(), "a.example".into())), Some(&1));
+        assert_eq!(batch.agents.get(&("abc".into(), "curl".into())), Some(&2));
+        assert_eq!(batch.agents.get(&("abc".into(), "unknown".into())), Some(&1));
+    }
+
+    #[test]
+    fn queued_headers_are_cut_to_a_bounded_length() {
+        let long = "x".repeat(10_000);
+        let click = Click::new("abc", 0, Some(&long), Some(&long), true);
+        assert_eq!(click.referer.map(|r| r.len()), Some(MAX_HEADER_LEN));
+    }
+}

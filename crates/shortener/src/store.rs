@@ -1,0 +1,583 @@
+//! Where links, click counts and API keys live: the [`LinkStore`] trait and its backend
+//! over the platform's [`Sql`] (SQLite by default, PostgreSQL), with migrations in
+//! `migrations/{sqlite,postgres}`.
+//!
+//! The same long URL gets the same code (book 8.3.3) through a partial unique index on
+//! `(long_url, api_key_id)` over *plain* links (no alias, expiry, click limit or explicit
+//! redirect), so two concurrent shortens of one URL race on the index, not in our code:
+//! the loser's `INSERT ... ON CONFLICT DO NOTHING` inserts nothing and it reads the
+//! winner's row.
+
+use std::collections::HashMap;
+
+use blueprint_platform::sql::{Sql, SqlBackend};
+use blueprint_platform::sql_dispatch;
+use futures::future::BoxFuture;
+use sqlx::migrate::Migrator;
+
+use crate::code::ShortCode;
+use crate::core::{LinkView, Redirect};
+
+/// SQLite migrations.
+pub static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+/// PostgreSQL migrations.
+pub static POSTGRES_MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+/// The migrations table suffix (`_migrations_shortener`).
+pub const MIGRATIONS_NAME: &str = "shortener";
+
+/// Days of per-day counts a stats answer carries (newest first).
+pub const STATS_DAYS_MAX: i64 = 366;
+/// Referrer hosts a stats answer carries (most clicks first).
+pub const STATS_REFERRERS_MAX: i64 = 50;
+/// User-agent families a stats answer carries.
+pub const STATS_AGENTS_MAX: i64 = 20;
+/// Rows per `INSERT` statement of a bulk load (5 parameters each: well under SQLite's
+/// 32766 and PostgreSQL's 65535 bound parameters).
+pub const BULK_ROWS_PER_STATEMENT: usize = 1_000;
+/// Codes per page when reading every code (to fill the Bloom filter at start).
+pub const CODES_PAGE_LEN: i64 = 100_000;
+/// Most API keys one user may hold (listing them is one unpaged answer).
+pub const MAX_KEYS_PER_USER: i64 = 100;
+
+/// A database failure.
+#[derive(Debug, thiserror::Error)]
+#[error("shortener store: {source}")]
+pub struct StoreError {
+    /// The driver's error.
+    #[from]
+    pub source: sqlx::Error,
+}
+
+/// A stored link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// Its code.
+    pub code: ShortCode,
+    /// Where it goes (normalised when written).
+    pub long_url: String,
+    /// Unix ms.
+    pub created_at_ms: i64,
+    /// Unix ms after which it answers 410.
+    pub expires_at_ms: Option<i64>,
+    /// Redirects allowed before it answers 410.
+    pub max_clicks: Option<i64>,
+    /// Clicks counted (exact once the analytics queue drained).
+    pub clicks: i64,
+    /// 301 or 302.
+    pub redirect: Redirect,
+    /// Disabled by its owner.
+    pub disabled: bool,
+    /// The API key that created it; 0 for none.
+    pub api_key_id: i64,
+}
+
+impl Link {
+    /// What the redirect path caches.
+    pub fn view(&self) -> LinkView {
+        LinkView {
+            long_url: self.long_url.clone(),
+            redirect: self.redirect,
+            expires_at_ms: self.expires_at_ms,
+            limited: self.max_clicks.is_some(),
+            disabled: self.disabled,
+        }
+    }
+}
+
+/// A link to insert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLink {
+    /// The stored fields (`clicks` 0, `disabled` false).
+    pub link: Link,
+    /// No alias, expiry, click limit or explicit redirect: deduplicated by long URL.
+    pub plain: bool,
+}
+
+/// What an insert did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inserted {
+    /// The new row.
+    New(Link),
+    /// A plain link to the same URL (and key) existed: this one.
+    Existing(Link),
+    /// The code is in use by another link.
+    CodeTaken,
+}
+
+/// A batch of aggregated clicks, written in one transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClickBatch {
+    /// Clicks to add to `links.clicks` (links without a click limit; limited links are
+    /// counted on the request path).
+    pub totals: HashMap<String, i64>,
+    /// Per `(code, YYYY-MM-DD)`.
+    pub daily: HashMap<(String, String), i64>,
+    /// Per `(code, referrer host)`.
+    pub referrers: HashMap<(String, String), i64>,
+    /// Per `(code, user-agent family)`.
+    pub agents: HashMap<(String, String), i64>,
+}
+
+impl ClickBatch {
+    /// No clicks.
+    pub fn is_empty(&self) -> bool {
+        self.daily.is_empty()
+    }
+}
+
+/// Per-link click statistics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stats {
+    /// The link.
+    pub link: Link,
+    /// `(day, clicks)`, newest first.
+    pub daily: Vec<(String, i64)>,
+    /// `(host, clicks)`, most first.
+    pub referrers: Vec<(String, i64)>,
+    /// `(family, clicks)`, most first.
+    pub agents: Vec<(String, i64)>,
+}
+
+/// A stored API key (its secret is only ever seen hashed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    /// Its id (≥ 1).
+    pub id: i64,
+    /// The platform user who owns it.
+    pub user_id: i64,
+    /// A label.
+    pub name: String,
+    /// The first characters of the secret, to recognise it.
+    pub prefix: String,
+    /// Unix ms.
+    pub created_at_ms: i64,
+    /// Unix ms, once revoked.
+    pub revoked_at_ms: Option<i64>,
+}
+
+/// The shortener's storage.
+pub trait LinkStore: Send + Sync + 'static {
+    /// Insert `new` unless its code is taken or (for a plain link) its URL is stored.
+    fn insert<'a>(&'a self, new: &'a NewLink) -> BoxFuture<'a, Result<Inserted, StoreError>>;
+    /// The plain link to `long_url` created with `api_key_id`.
+    fn find_plain<'a>(
+        &'a self,
+        long_url: &'a str,
+        api_key_id: i64,
+    ) -> BoxFuture<'a, Result<Option<Link>, StoreError>>;
+    /// The link `code`.
+    fn get<'a>(&'a self, code: &'a str) -> BoxFuture<'a, Result<Option<Link>, StoreError>>;
+    /// Claim one click of a limited link: true when one was left (and is now used).
+    fn claim_click<'a>(&'a self, code: &'a str) -> BoxFuture<'a, Result<bool, StoreError>>;
+    /// Delete a link and its statistics; true when it existed.
+    fn delete<'a>(&'a self, code: &'a str) -> BoxFuture<'a, Result<bool, StoreError>>;
+    /// Disable or re-enable; true when it exists.
+    fn set_disabled<'a>(
+        &'a self,
+        code: &'a str,
+        disabled: bool,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+    /// Add a batch of clicks (clicks of links deleted meanwhile are dropped).
+    fn record_clicks<'a>(&'a self, batch: &'a ClickBatch) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// A link with its statistics.
+    fn stats<'a>(&'a self, code: &'a str) -> BoxFuture<'a, Result<Option<Stats>, StoreError>>;
+    /// Up to [`CODES_PAGE_LEN`] codes after `after`, in order.
+    fn codes_after<'a>(&'a self, after: &'a str) -> BoxFuture<'a, Result<Vec<String>, StoreError>>;
+    /// Insert many links at once (a bulk load), skipping taken codes and stored plain URLs;
+    /// how many were inserted.
+    fn insert_bulk<'a>(&'a self, links: &'a [NewLink]) -> BoxFuture<'a, Result<u64, StoreError>>;
+    /// Store a new API key; its id.
+    fn create_key<'a>(
+        &'a self,
+        user_id: i64,
+        name: &'a str,
+        prefix: &'a str,
+        secret_hash: &'a str,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<i64, StoreError>>;
+    /// The keys of `user_id`, newest first (at most [`MAX_KEYS_PER_USER`]).
+    fn list_keys(&self, user_id: i64) -> BoxFuture<'_, Result<Vec<ApiKeyRecord>, StoreError>>;
+    /// Count the keys of `user_id` that are not revoked.
+    fn count_live_keys(&self, user_id: i64) -> BoxFuture<'_, Result<i64, StoreError>>;
+    /// Revoke key `id` of `user_id`; true when it was live.
+    fn revoke_key(
+        &self,
+        user_id: i64,
+        id: i64,
+        now_ms: i64,
+    ) -> BoxFuture<'_, Result<bool, StoreError>>;
+    /// The key whose secret hashes to `secret_hash`.
+    fn key_by_hash<'a>(
+        &'a self,
+        secret_hash: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ApiKeyRecord>, StoreError>>;
+    /// The key `id`.
+    fn key_by_id(&self, id: i64) -> BoxFuture<'_, Result<Option<ApiKeyRecord>, StoreError>>;
+}
+
+/// [`LinkStore`] over the platform's database.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    sql: Sql,
+}
+
+#[derive(sqlx::FromRow)]
+struct LinkRow {
+    code: String,
+    long_url: String,
+    created_at: i64,
+    expires_at: Option<i64>,
+    max_clicks: Option<i64>,
+    clicks: i64,
+    redirect: i64,
+    disabled: bool,
+    api_key_id: i64,
+}
+
+impl LinkRow {
+    fn into_link(self) -> Link {
+        Link {
+            code: ShortCode::from_stored(self.code),
+            long_url: self.long_url,
+            created_at_ms: self.created_at,
+            expires_at_ms: self.expires_at,
+            max_clicks: self.max_clicks,
+            clicks: self.clicks,
+            redirect: if self.redirect == 302 { Redirect::Temporary } else { Redirect::Permanent },
+            disabled: self.disabled,
+            api_key_id: self.api_key_id,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct KeyRow {
+    id: i64,
+    user_id: i64,
+    name: String,
+    prefix: String,
+    created_at: i64,
+    revoked_at: Option<i64>,
+}
+
+impl From<KeyRow> for ApiKeyRecord {
+    fn from(row: KeyRow) -> Self {
+        ApiKeyRecord {
+            id: row.id,
+            user_id: row.user_id,
+            name: row.name,
+            prefix: row.prefix,
+            created_at_ms: row.created_at,
+            revoked_at_ms: row.revoked_at,
+        }
+    }
+}
+
+const SELECT_BY_CODE: &str = "SELECT code, long_url, created_at, expires_at, max_clicks, clicks, redirect, disabled, api_key_id FROM shortener_links WHERE code = $1";
+// The literal `plain` test lets each engine's planner use the partial index.
+const FIND_PLAIN_SQLITE: &str = "SELECT code, long_url, created_at, expires_at, max_clicks, clicks, redirect, disabled, api_key_id FROM shortener_links WHERE long_url = $1 AND api_key_id = $2 AND plain = 1";
+const FIND_PLAIN_POSTGRES: &str = "SELECT code, long_url, created_at, expires_at, max_clicks, clicks, redirect, disabled, api_key_id FROM shortener_links WHERE long_url = $1 AND api_key_id = $2 AND plain = TRUE";
+const INSERT_LINK: &str = "INSERT INTO shortener_links (code, long_url, created_at, expires_at, max_clicks, redirect, api_key_id, plain) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING";
+const KEY_COLUMNS: &str = "id, user_id, name, prefix, created_at, revoked_at";
+
+impl SqlStore {
+    /// Apply the migrations and wrap `sql`.
+    pub async fn open(sql: Sql) -> Result<Self, blueprint_platform::sql::SqlError> {
+        sql.migrate(MIGRATIONS_NAME, &SQLITE_MIGRATOR, &POSTGRES_MIGRATOR).await?;
+        Ok(Self { sql })
+    }
+
+    fn find_plain_text(&self) -> &'static str {
+        match self.sql.backend() {
+            SqlBackend::Sqlite => FIND_PLAIN_SQLITE,
+            SqlBackend::Postgres => FIND_PLAIN_POSTGRES,
+        }
+    }
+
+    async fn get_link(&self, code: &str) -> Result<Option<Link>, StoreError> {
+        let row: Option<LinkRow> = sql_dispatch!(&self.sql, pool => {
+            sqlx::query_as(SELECT_BY_CODE).bind(code).fetch_optional(pool).await
+        })?;
+        Ok(row.map(LinkRow::into_link))
+    }
+
+    async fn plain(&self, long_url: &str, api_key_id: i64) -> Result<Option<Link>, StoreError> {
+        let text = self.find_plain_text();
+        let row: Option<LinkRow> = sql_dispatch!(&self.sql, pool => {
+            sqlx::query_as(text).bind(long_url).bind(api_key_id).fetch_optional(pool).await
+        })?;
+        Ok(row.map(LinkRow::into_link))
+    }
+
+    async fn insert_link(&self, new: &NewLink) -> Result<Inserted, StoreError> {
+        let link = &new.link;
+        let inserted = sql_dispatch!(&self.sql, pool => {
+            sqlx::query(INSERT_LINK)
+                .bind(link.code.as_str())
+                .bind(&link.long_url)
+                .bind(link.created_at_ms)
+                .bind(link.expires_at_ms)
+                .bind(link.max_clicks)
+                .bind(i64::from(link.redirect.status()))
+                .bind(link.api_key_id)
+                .bind(new.plain)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?;
+        if inserted == 1 {
+            return Ok(Inserted::New(link.clone()));
+        }
+        if new.plain
+            && let Some(existing) = self.plain(&link.long_url, link.api_key_id).await?
+        {
+            return Ok(Inserted::Existing(existing));
+        }
+        Ok(Inserted::CodeTaken)
+    }
+
+    async fn write_clicks(&self, batch: &ClickBatch) -> Result<(), StoreError> {
+        const TOTAL: &str = "UPDATE shortener_links SET clicks = clicks + $1 WHERE code = $2";
+        const DAILY: &str = "INSERT INTO shortener_clicks_daily (code, day, clicks) SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM shortener_links WHERE code = $1) ON CONFLICT (code, day) DO UPDATE SET clicks = shortener_clicks_daily.clicks + excluded.clicks";
+        const REFERRER: &str = "INSERT INTO shortener_referrers (code, host, clicks) SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM shortener_links WHERE code = $1) ON CONFLICT (code, host) DO UPDATE SET clicks = shortener_referrers.clicks + excluded.clicks";
+        const AGENT: &str = "INSERT INTO shortener_agents (code, family, clicks) SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM shortener_links WHERE code = $1) ON CONFLICT (code, family) DO UPDATE SET clicks = shortener_agents.clicks + excluded.clicks";
+        sql_dispatch!(&self.sql, pool => {
+            let mut tx = pool.begin().await?;
+            for (code, clicks) in &batch.totals {
+                sqlx::query(TOTAL).bind(clicks).bind(code).execute(&mut *tx).await?;
+            }
+            for (text, rows) in [(DAILY, &batch.daily), (REFERRER, &batch.referrers), (AGENT, &batch.agents)] {
+                for ((code, key), clicks) in rows {
+                    sqlx::query(text).bind(code).bind(key).bind(clicks).execute(&mut *tx).await?;
+                }
+            }
+            tx.commit().await
+        })?;
+        Ok(())
+    }
+
+    async fn read_stats(&self, code: &str) -> Result<Option<Stats>, StoreError> {
+        const DAILY: &str = "SELECT day, clicks FROM shortener_clicks_daily WHERE code = $1 ORDER BY day DESC LIMIT $2";
+        const REFERRERS: &str = "SELECT host, clicks FROM shortener_referrers WHERE code = $1 ORDER BY clicks DESC, host LIMIT $2";
+        const AGENTS: &str = "SELECT family, clicks FROM shortener_agents WHERE code = $1 ORDER BY clicks DESC, family LIMIT $2";
+        let Some(link) = self.get_link(code).await? else { return Ok(None) };
+        let (daily, referrers, agents) = sql_dispatch!(&self.sql, pool => {
+            let daily: Vec<(String, i64)> =
+                sqlx::query_as(DAILY).bind(code).bind(STATS_DAYS_MAX).fetch_all(pool).await?;
+            let referrers: Vec<(String, i64)> = sqlx::query_as(REFERRERS)
+                .bind(code)
+                .bind(STATS_REFERRERS_MAX)
+                .fetch_all(pool)
+                .await?;
+            let agents: Vec<(String, i64)> =
+                sqlx::query_as(AGENTS).bind(code).bind(STATS_AGENTS_MAX).fetch_all(pool).await?;
+            Ok::<_, sqlx::Error>((daily, referrers, agents))
+        })?;
+        Ok(Some(Stats { link, daily, referrers, agents }))
+    }
+
+    async fn delete_link(&self, code: &str) -> Result<bool, StoreError> {
+        let deleted = sql_dispatch!(&self.sql, pool => {
+            let mut tx = pool.begin().await?;
+            for table in ["shortener_clicks_daily", "shortener_referrers", "shortener_agents"] {
+                let text = format!("DELETE FROM {table} WHERE code = $1");
+                sqlx::query(sqlx::AssertSqlSafe(text)).bind(code).execute(&mut *tx).await?;
+            }
+            let done = sqlx::query("DELETE FROM shortener_links WHERE code = $1")
+                .bind(code)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(done.rows_affected() == 1)
+        })?;
+        Ok(deleted)
+    }
+
+    async fn bulk(&self, links: &[NewLink]) -> Result<u64, StoreError> {
+        let mut inserted = 0;
+        sql_dispatch!(&self.sql, pool => {
+            let mut tx = pool.begin().await?;
+            for chunk in links.chunks(BULK_ROWS_PER_STATEMENT) {
+                let mut builder = sqlx::QueryBuilder::new(
+                    "INSERT INTO shortener_links (code, long_url, created_at, redirect, plain) ",
+                );
+                builder.push_values(chunk, |mut row, new| {
+                    row.push_bind(new.link.code.as_str())
+                        .push_bind(new.link.long_url.as_str())
+                        .push_bind(new.link.created_at_ms)
+                        .push_bind(i64::from(new.link.redirect.status()))
+                        .push_bind(new.plain);
+                });
+                builder.push(" ON CONFLICT DO NOTHING");
+                inserted += builder.build().execute(&mut *tx).await?.rows_affected();
+            }
+            tx.commit().await
+        })?;
+        Ok(inserted)
+    }
+}
+
+impl LinkStore for SqlStore {
+    fn insert<'a>(&'a self, new: &'a NewLink) -> BoxFuture<'a, Result<Inserted, StoreError>> {
+        Box::pin(self.insert_link(new))
+    }
+
+    fn find_plain<'a>(
+        &'a self,
+        long_url: &'a str,
+        api_key_id: i64,
+    ) -> BoxFuture<'a, Result<Option<Link>, StoreError>> {
+        Box::pin(self.plain(long_url, api_key_id))
+    }
+
+    fn get<'a>(&'a self, code: &'a str) -> BoxFuture<'a, Result<Option<Link>, StoreError>> {
+        Box::pin(self.get_link(code))
+    }
+
+    fn claim_click<'a>(&'a self, code: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
+        const CLAIM: &str = "UPDATE shortener_links SET clicks = clicks + 1 WHERE code = $1 AND (max_clicks IS NULL OR clicks < max_clicks)";
+        Box::pin(async move {
+            let claimed = sql_dispatch!(&self.sql, pool => {
+                sqlx::query(CLAIM).bind(code).execute(pool).await.map(|done| done.rows_affected())
+            })?;
+            Ok(claimed == 1)
+        })
+    }
+
+    fn delete<'a>(&'a self, code: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(self.delete_link(code))
+    }
+
+    fn set_disabled<'a>(
+        &'a self,
+        code: &'a str,
+        disabled: bool,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        const SET: &str = "UPDATE shortener_links SET disabled = $1 WHERE code = $2";
+        Box::pin(async move {
+            let updated = sql_dispatch!(&self.sql, pool => {
+                sqlx::query(SET).bind(disabled).bind(code).execute(pool).await.map(|d| d.rows_affected())
+            })?;
+            Ok(updated == 1)
+        })
+    }
+
+    fn record_clicks<'a>(&'a self, batch: &'a ClickBatch) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.write_clicks(batch))
+    }
+
+    fn stats<'a>(&'a self, code: &'a str) -> BoxFuture<'a, Result<Option<Stats>, StoreError>> {
+        Box::pin(self.read_stats(code))
+    }
+
+    fn codes_after<'a>(&'a self, after: &'a str) -> BoxFuture<'a, Result<Vec<String>, StoreError>> {
+        const PAGE: &str =
+            "SELECT code FROM shortener_links WHERE code > $1 ORDER BY code LIMIT $2";
+        Box::pin(async move {
+            let codes = sql_dispatch!(&self.sql, pool => {
+                sqlx::query_scalar(PAGE).bind(after).bind(CODES_PAGE_LEN).fetch_all(pool).await
+            })?;
+            Ok(codes)
+        })
+    }
+
+    fn insert_bulk<'a>(&'a self, links: &'a [NewLink]) -> BoxFuture<'a, Result<u64, StoreError>> {
+        Box::pin(self.bulk(links))
+    }
+
+    fn create_key<'a>(
+        &'a self,
+        user_id: i64,
+        name: &'a str,
+        prefix: &'a str,
+        secret_hash: &'a str,
+        now_ms: i64,
+    ) -> BoxFuture<'a, Result<i64, StoreError>> {
+        const CREATE: &str = "INSERT INTO shortener_api_keys (user_id, name, prefix, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id";
+        Box::pin(async move {
+            let id = sql_dispatch!(&self.sql, pool => {
+                sqlx::query_scalar(CREATE)
+                    .bind(user_id)
+                    .bind(name)
+                    .bind(prefix)
+                    .bind(secret_hash)
+                    .bind(now_ms)
+                    .fetch_one(pool)
+                    .await
+            })?;
+            Ok(id)
+        })
+    }
+
+    fn list_keys(&self, user_id: i64) -> BoxFuture<'_, Result<Vec<ApiKeyRecord>, StoreError>> {
+        Box::pin(async move {
+            let text = format!(
+                "SELECT {KEY_COLUMNS} FROM shortener_api_keys WHERE user_id = $1 ORDER BY id DESC LIMIT $2"
+            );
+            let rows: Vec<KeyRow> = sql_dispatch!(&self.sql, pool => {
+                sqlx::query_as(sqlx::AssertSqlSafe(text.clone()))
+                    .bind(user_id)
+                    .bind(MAX_KEYS_PER_USER)
+                    .fetch_all(pool)
+                    .await
+            })?;
+            Ok(rows.into_iter().map(ApiKeyRecord::from).collect())
+        })
+    }
+
+    fn count_live_keys(&self, user_id: i64) -> BoxFuture<'_, Result<i64, StoreError>> {
+        const COUNT: &str =
+            "SELECT count(*) FROM shortener_api_keys WHERE user_id = $1 AND revoked_at IS NULL";
+        Box::pin(async move {
+            let count = sql_dispatch!(&self.sql, pool => {
+                sqlx::query_scalar(COUNT).bind(user_id).fetch_one(pool).await
+            })?;
+            Ok(count)
+        })
+    }
+
+    fn revoke_key(
+        &self,
+        user_id: i64,
+        id: i64,
+        now_ms: i64,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        const REVOKE: &str = "UPDATE shortener_api_keys SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL";
+        Box::pin(async move {
+            let revoked = sql_dispatch!(&self.sql, pool => {
+                sqlx::query(REVOKE)
+                    .bind(now_ms)
+                    .bind(id)
+                    .bind(user_id)
+                    .execute(pool)
+                    .await
+                    .map(|done| done.rows_affected())
+            })?;
+            Ok(revoked == 1)
+        })
+    }
+
+    fn key_by_hash<'a>(
+        &'a self,
+        secret_hash: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ApiKeyRecord>, StoreError>> {
+        Box::pin(async move {
+            let text =
+                format!("SELECT {KEY_COLUMNS} FROM shortener_api_keys WHERE secret_hash = $1");
+            let row: Option<KeyRow> = sql_dispatch!(&self.sql, pool => {
+                sqlx::query_as(sqlx::AssertSqlSafe(text.clone())).bind(secret_hash).fetch_optional(pool).await
+            })?;
+            Ok(row.map(ApiKeyRecord::from))
+        })
+    }
+
+    fn key_by_id(&self, id: i64) -> BoxFuture<'_, Result<Option<ApiKeyRecord>, StoreError>> {
+        Box::pin(async move {
+            let text = format!("SELECT {KEY_COLUMNS} FROM shortener_api_keys WHERE id = $1");
+            let row: Option<KeyRow> = sql_dispatch!(&self.sql, pool => {
+                sqlx::query_as(sqlx::AssertSqlSafe(text.clone())).bind(id).fetch_optional(pool).await
+            })?;
+            Ok(row.map(ApiKeyRecord::from))
+        })
+    }
+}
