@@ -1,0 +1,167 @@
+//! The analytics log of book 13.3.2: every submitted query, timestamped, appended.
+//!
+//! One line per query: `unix_ms<TAB>query<LF>`, the query in its display form (NFC,
+//! whitespace collapsed, which [`Query`] guarantees holds no tab or newline). Plain text
+//! so that `tail`, `grep` and `sort` work on it; append-only so a crash can only tear the
+//! last line, which the reader counts as malformed and skips.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::LogError;
+use crate::normalize::Query;
+
+/// Longest line the reader accepts: a [`crate::normalize::MAX_QUERY_CHARS`]-character
+/// query of 4-byte characters, a timestamp and slack. Longer lines are malformed.
+pub const MAX_LINE_BYTES: usize = 1024;
+
+/// One logged query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecord {
+    /// When it was submitted, milliseconds since the Unix epoch.
+    pub unix_ms: u64,
+    /// The query.
+    pub query: Query,
+}
+
+/// The appending side of the log.
+#[derive(Debug)]
+pub struct QueryLogWriter {
+    path: PathBuf,
+    out: BufWriter<File>,
+}
+
+impl QueryLogWriter {
+    /// Opens (creating if needed) the log at `path` for appending.
+    pub fn open(path: &Path) -> Result<QueryLogWriter, LogError> {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|source| LogError::Io { path: path.to_owned(), source })?;
+        Ok(QueryLogWriter { path: path.to_owned(), out: BufWriter::with_capacity(64 * 1024, file) })
+    }
+
+    /// Appends one record (buffered: [`QueryLogWriter::flush`] makes it visible).
+    pub fn append(&mut self, unix_ms: u64, query: &Query) -> Result<(), LogError> {
+        writeln!(self.out, "{unix_ms}\t{}", query.display())
+            .map_err(|source| LogError::Io { path: self.path.clone(), source })
+    }
+
+    /// Writes buffered records to the file.
+    pub fn flush(&mut self) -> Result<(), LogError> {
+        self.out.flush().map_err(|source| LogError::Io { path: self.path.clone(), source })
+    }
+
+    /// Flushes and fsyncs: records appended so far survive a crash.
+    pub fn sync(&mut self) -> Result<(), LogError> {
+        self.flush()?;
+        self.out
+            .get_ref()
+            .sync_data()
+            .map_err(|source| LogError::Io { path: self.path.clone(), source })
+    }
+}
+
+/// Counts from one pass over a log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadStats {
+    /// Lines read.
+    pub lines: u64,
+    /// Lines skipped: no tab, a bad timestamp, a refused query, not UTF-8, too long.
+    pub malformed: u64,
+}
+
+/// Reads the log at `path`, calling `each` for every well-formed record.
+pub fn read(path: &Path, mut each: impl FnMut(LogRecord)) -> Result<ReadStats, LogError> {
+    let file = File::open(path).map_err(|source| LogError::Io { path: path.to_owned(), source })?;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut stats = ReadStats::default();
+    let mut line = Vec::with_capacity(256);
+    loop {
+        line.clear();
+        let read = reader
+            .by_ref()
+            .take(MAX_LINE_BYTES as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(|source| LogError::Io { path: path.to_owned(), source })?;
+        if read == 0 {
+            return Ok(stats);
+        }
+        stats.lines += 1;
+        let complete = line.last() == Some(&b'\n');
+        if !complete && line.len() > MAX_LINE_BYTES {
+            stats.malformed += 1;
+            skip_rest_of_line(&mut reader)
+                .map_err(|source| LogError::Io { path: path.to_owned(), source })?;
+            continue;
+        }
+        match complete.then(|| parse_line(&line[..line.len() - 1])).flatten() {
+            Some(record) => each(record),
+            None => stats.malformed += 1,
+        }
+    }
+}
+
+fn skip_rest_of_line(reader: &mut impl BufRead) -> std::io::Result<()> {
+    loop {
+        let buffer = reader.fill_buf()?;
+        if buffer.is_empty() {
+            return Ok(());
+        }
+        if let Some(newline) = buffer.iter().position(|byte| *byte == b'\n') {
+            reader.consume(newline + 1);
+            return Ok(());
+        }
+        let len = buffer.len();
+        reader.consume(len);
+    }
+}
+
+/// One line without its newline; `None` when malformed.
+pub fn parse_line(line: &[u8]) -> Option<LogRecord> {
+    let tab = line.iter().position(|byte| *byte == b'\t')?;
+    let unix_ms = std::str::from_utf8(&line[..tab]).ok()?.parse().ok()?;
+    let query = Query::parse(std::str::from_utf8(&line[tab + 1..]).ok()?).ok()?;
+    Some(LogRecord { unix_ms, query })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appended_records_read_back_in_order() {
+        let folder = tempfile::tempdir().expect("temporary folder");
+        let path = folder.path().join("queries.log");
+        let mut writer = QueryLogWriter::open(&path).expect("opened");
+        for (ms, text) in [(1, "Café"), (2, "東京 タワー"), (3, "pizza 🍕")] {
+            writer.append(ms, &Query::parse(text).expect("query")).expect("appended");
+        }
+        writer.sync().expect("synced");
+        let mut seen = Vec::new();
+        let stats =
+            read(&path, |record| seen.push((record.unix_ms, record.query.display().to_owned())))
+                .expect("read");
+        assert_eq!(stats, ReadStats { lines: 3, malformed: 0 });
+        assert_eq!(
+            seen,
+            vec![(1, "Café".into()), (2, "東京 タワー".into()), (3, "pizza 🍕".into())]
+        );
+    }
+
+    #[test]
+    fn malformed_and_torn_lines_are_counted_and_skipped() {
+        let folder = tempfile::tempdir().expect("temporary folder");
+        let path = folder.path().join("queries.log");
+        let long = "x".repeat(MAX_LINE_BYTES * 3);
+        let text =
+            format!("5\tok\nnotab\nx\tbad time\n7\t\n8\t{long}\n9\t\u{1}\n10\tfine\n11\ttorn");
+        std::fs::write(&path, text).expect("written");
+        let mut seen = Vec::new();
+        let stats = read(&path, |record| seen.push(record.unix_ms)).expect("read");
+        assert_eq!(seen, vec![5, 10]);
+        assert_eq!(stats, ReadStats { lines: 8, malformed: 6 });
+    }
+}
