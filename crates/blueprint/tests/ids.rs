@@ -234,7 +234,8 @@ fn the_cli_prints_new_ids_and_decodes_them() {
     let printed =
         blueprint_cli(&["ids", "new", "-n", "1", "--datacenter", "2", "--worker", "5"], dir.path());
     let id = printed.trim().to_owned();
-    let text = blueprint_cli(&["ids", "decode", &id], dir.path());
+    // `id` is an alias of `ids` (the issue spells the commands `blueprint id ...`).
+    let text = blueprint_cli(&["id", "decode", &id], dir.path());
     assert!(text.contains(&id) && text.contains("datacenter  2"), "{text}");
     assert!(text.contains("worker      5"), "{text}");
     let json: Value =

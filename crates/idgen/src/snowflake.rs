@@ -208,6 +208,11 @@ impl<C: Clock> std::fmt::Debug for Snowflake<C> {
     }
 }
 
+/// Set in the state by [`Snowflake::close`]. IDs never use bit 63 (the sign bit), and
+/// with it set the state's tick exceeds every valid tick, so attempts take the cold
+/// rollback path, which reports `Closed`.
+const CLOSED_BIT: u64 = 1 << 63;
+
 /// SplitMix64: a cheap, well-mixed hash for the per-tick sequence start.
 #[inline]
 fn splitmix64(mut value: u64) -> u64 {
@@ -236,7 +241,9 @@ impl<C: Clock> Snowflake<C> {
         let tick = layout.tick_of(now_ms).ok_or(SnowflakeError::ClockOutOfRange { now_ms })?;
         let generator = Self {
             state: AtomicU64::new(0),
-            reserved_tick: AtomicU64::new(u64::MAX),
+            // Without persistence every valid tick is "reserved"; a tick past the horizon
+            // still takes the slow path, which refuses it.
+            reserved_tick: AtomicU64::new(layout.max_ticks()),
             closed: AtomicBool::new(false),
             layout,
             node: config.node,
@@ -357,17 +364,16 @@ impl<C: Clock> Snowflake<C> {
     /// non-blocking primitive (`ferroid`'s `poll_id`) for callers with their own waiting.
     #[inline]
     pub fn try_next_id(&self) -> Result<Attempt, SnowflakeError> {
-        if self.closed.load(Ordering::Relaxed) {
-            return Err(SnowflakeError::Closed);
-        }
         // State first, then the clock: whatever tick another thread stored was read from
         // the clock before our read, so a preempted thread cannot mistake a stale reading
         // for a rollback (it just loses the CAS and retries).
         let current = self.state.load(Ordering::Acquire);
         let now_ms = self.clock.now_ms();
-        let Some(now_tick) = self.layout.tick_of(now_ms) else {
-            return Err(SnowflakeError::ClockOutOfRange { now_ms });
-        };
+        // Unchecked here: a tick past the horizon (or before the epoch) is larger than
+        // any reservation, so the range check runs only on the new-tick slow path.
+        let now_tick = self.layout.tick_of_unchecked(now_ms);
+        // A closed generator's state carries `CLOSED_BIT`, which makes `last_tick` larger
+        // than any valid tick: the closed check costs nothing on the fast path.
         let last_tick = current >> self.timestamp_shift;
         let next = if now_tick == last_tick {
             if current & self.max_sequence >= self.max_sequence {
@@ -399,6 +405,9 @@ impl<C: Clock> Snowflake<C> {
         now_ms: u64,
         now_tick: u64,
     ) -> Result<Attempt, SnowflakeError> {
+        if current & CLOSED_BIT != 0 {
+            return Err(SnowflakeError::Closed);
+        }
         let last_tick = current >> self.timestamp_shift;
         let last_ms = self.layout.ms_of_tick(last_tick);
         let behind_ms = last_ms.saturating_sub(now_ms);
@@ -430,11 +439,13 @@ impl<C: Clock> Snowflake<C> {
         if self.closed.load(Ordering::Acquire) {
             return Err(SnowflakeError::Closed);
         }
+        let Some(now_tick) = self.layout.tick_of(now_ms) else {
+            return Err(SnowflakeError::ClockOutOfRange { now_ms });
+        };
         let Some(reservation) = &self.reservation else {
             return Ok(());
         };
         let _writer = reservation.write_lock.lock();
-        let now_tick = self.layout.tick_of(now_ms).unwrap_or(0);
         if now_tick <= self.reserved_tick.load(Ordering::Acquire) {
             return Ok(()); // another thread extended it meanwhile
         }
@@ -476,13 +487,16 @@ impl<C: Clock> Snowflake<C> {
     /// restart need not wait out the reservation window.
     pub fn close(&self) -> Result<(), SnowflakeError> {
         self.closed.store(true, Ordering::Release);
-        // Later attempts miss the reservation and hit `Closed` in `extend_reservation`.
         self.reserved_tick.store(0, Ordering::Release);
+        // One atomic read-modify-write: a racing attempt that loaded the state before it
+        // loses its CAS, and every later one sees the bit and returns `Closed`, so no ID
+        // is issued after `last` and the persisted bound below is exact.
+        let last = self.state.fetch_or(CLOSED_BIT, Ordering::AcqRel) & !CLOSED_BIT;
         let Some(reservation) = &self.reservation else {
             return Ok(());
         };
         let _writer = reservation.write_lock.lock();
-        let last_tick = self.state.load(Ordering::Acquire) >> self.timestamp_shift;
+        let last_tick = last >> self.timestamp_shift;
         reservation.file.write(self.layout.ms_of_tick(last_tick + 1))?;
         Ok(())
     }
@@ -604,6 +618,31 @@ mod tests {
         assert_eq!(generator.node(), standby);
         clock.rewind_ms(1_000);
         assert!(matches!(generator.next_id(), Err(SnowflakeError::ClockRolledBack { .. })));
+    }
+
+    #[test]
+    fn a_closed_generator_issues_nothing_more_even_within_the_same_millisecond() {
+        let clock = ManualClock::new(NOW_MS);
+        let generator = Snowflake::new(&config(1), Arc::clone(&clock)).unwrap();
+        generator.next_id().unwrap();
+        generator.close().unwrap();
+        assert!(matches!(generator.next_id(), Err(SnowflakeError::Closed)));
+        clock.advance_ms(1);
+        assert!(matches!(generator.next_id(), Err(SnowflakeError::Closed)));
+        assert_eq!(generator.node(), config(1).node, "the closed bit is not a node bit");
+    }
+
+    #[test]
+    fn a_clock_past_the_horizon_is_out_of_range_not_an_id() {
+        let clock = ManualClock::new(NOW_MS);
+        let generator = Snowflake::new(&config(1), Arc::clone(&clock)).unwrap();
+        generator.next_id().unwrap();
+        let horizon_ms = generator.layout().horizon_ms();
+        clock.advance_ms(horizon_ms - NOW_MS + 1);
+        match generator.next_id() {
+            Err(SnowflakeError::ClockOutOfRange { now_ms }) => assert!(now_ms > horizon_ms),
+            other => panic!("expected ClockOutOfRange, got {other:?}"),
+        }
     }
 
     #[test]

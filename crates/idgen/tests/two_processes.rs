@@ -1,6 +1,6 @@
 //! Uniqueness across 8 threads and 2 processes sharing one worker registry: the parent
 //! re-runs this binary twice as children; each child leases a worker ID from the shared
-//! SQLite registry and generates its share on 4 threads into a file; the parent checks
+//! registry (SQLite, then PostgreSQL when `BLUEPRINT_TEST_POSTGRES_URL` is set) and generates its share on 4 threads into a file; the parent checks
 //! every ID is unique and each thread's IDs increase. Total: 1M in debug, 10M in release
 //! (`cargo test --release -p blueprint-idgen --test two_processes`), or
 //! `BLUEPRINT_IDGEN_UNIQUE_TOTAL`.
@@ -9,12 +9,14 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::str::FromStr as _;
 use std::sync::Arc;
 
-use blueprint_idgen::sql::migrate_sqlite;
+use blueprint_idgen::sql::{migrate_postgres, migrate_sqlite};
 use blueprint_idgen::{
     Clock, NodeId, Snowflake, SnowflakeConfig, SqlWorkerRegistry, SystemClock, WorkerRegistry,
 };
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 
 const PROCESSES: usize = 2;
@@ -28,7 +30,45 @@ fn total() -> usize {
         .unwrap_or(if cfg!(debug_assertions) { 1_000_000 } else { 10_000_000 })
 }
 
-async fn registry(database: &Path) -> SqlWorkerRegistry<sqlx::SqlitePool> {
+/// Where the children's shared worker registry lives.
+#[derive(Debug, Clone)]
+enum Registry {
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL and a schema of this run's own.
+    Postgres {
+        url: String,
+        schema: String,
+    },
+}
+
+impl Registry {
+    fn encode(&self) -> String {
+        match self {
+            Registry::Sqlite(path) => format!("sqlite|{}", path.display()),
+            Registry::Postgres { url, schema } => format!("postgres|{url}#{schema}"),
+        }
+    }
+
+    fn decode(spec: &str) -> Self {
+        let (kind, location) = spec.split_once('|').unwrap();
+        match kind {
+            "sqlite" => Registry::Sqlite(location.into()),
+            _ => {
+                let (url, schema) = location.rsplit_once('#').unwrap();
+                Registry::Postgres { url: url.into(), schema: schema.into() }
+            }
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Registry::Sqlite(_) => "SQLite",
+            Registry::Postgres { .. } => "PostgreSQL",
+        }
+    }
+}
+
+async fn sqlite_registry(database: &Path) -> SqlWorkerRegistry<sqlx::SqlitePool> {
     let options = SqliteConnectOptions::new()
         .filename(database)
         .create_if_missing(true)
@@ -38,9 +78,49 @@ async fn registry(database: &Path) -> SqlWorkerRegistry<sqlx::SqlitePool> {
     SqlWorkerRegistry::new(pool, "dc-0", 32)
 }
 
-fn child(database: PathBuf, output: PathBuf, count: usize) {
+async fn postgres_registry(url: &str, schema: &str) -> SqlWorkerRegistry<sqlx::PgPool> {
+    let options = PgConnectOptions::from_str(url).unwrap().options([("search_path", schema)]);
+    let pool = PgPoolOptions::new().max_connections(2).connect_with(options).await.unwrap();
+    migrate_postgres(&pool).await.unwrap();
+    SqlWorkerRegistry::new(pool, "dc-0", 32)
+}
+
+/// Create the schema once, before the children race for leases.
+async fn prepare(registry: &Registry) {
+    match registry {
+        Registry::Sqlite(path) => drop(sqlite_registry(path).await),
+        Registry::Postgres { url, schema } => {
+            let admin = sqlx::PgPool::connect(url).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                .execute(&admin)
+                .await
+                .unwrap();
+            admin.close().await;
+            drop(postgres_registry(url, schema).await);
+        }
+    }
+}
+
+fn child(registry: &Registry, output: PathBuf, count: usize) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let registry = runtime.block_on(registry(&database));
+    match registry {
+        Registry::Sqlite(path) => {
+            let registry = runtime.block_on(sqlite_registry(path));
+            generate(&runtime, &registry, output, count);
+        }
+        Registry::Postgres { url, schema } => {
+            let registry = runtime.block_on(postgres_registry(url, schema));
+            generate(&runtime, &registry, output, count);
+        }
+    }
+}
+
+fn generate(
+    runtime: &tokio::runtime::Runtime,
+    registry: &impl WorkerRegistry,
+    output: PathBuf,
+    count: usize,
+) {
     let lease = runtime
         .block_on(registry.acquire(
             &format!("pid-{}", std::process::id()),
@@ -80,25 +160,15 @@ fn child(database: PathBuf, output: PathBuf, count: usize) {
     runtime.block_on(registry.release(&lease)).unwrap();
 }
 
-fn main() {
-    if let Ok(spec) = std::env::var(CHILD_ENV) {
-        let mut parts = spec.splitn(3, '|');
-        let (database, output, count) =
-            (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
-        child(database.into(), output.into(), count.parse().unwrap());
-        return;
-    }
-    let total = total();
-    let dir = tempfile::tempdir().unwrap();
-    let database = dir.path().join("registry.db");
-    // Create the schema once, before the children race for leases.
+/// Two children on one registry: every ID unique, each thread's IDs increasing.
+fn run(registry: &Registry, dir: &Path, total: usize) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    drop(runtime.block_on(registry(&database)));
+    runtime.block_on(prepare(registry));
     let started = std::time::Instant::now();
     let children: Vec<_> = (0..PROCESSES)
         .map(|index| {
-            let output = dir.path().join(format!("ids-{index}.bin"));
-            let spec = format!("{}|{}|{}", database.display(), output.display(), total / PROCESSES);
+            let output = dir.join(format!("ids-{}-{index}.bin", registry.name()));
+            let spec = format!("{}|{}|{}", output.display(), total / PROCESSES, registry.encode());
             let child = Command::new(std::env::current_exe().unwrap())
                 .env(CHILD_ENV, spec)
                 .spawn()
@@ -123,8 +193,35 @@ fn main() {
     let count = all.len();
     all.sort_unstable();
     all.dedup();
-    assert_eq!(all.len(), count, "duplicate IDs across processes");
+    assert_eq!(all.len(), count, "duplicate IDs across processes on {}", registry.name());
     println!(
-        "two_processes: {count} IDs from {PROCESSES} processes x {THREADS_PER_PROCESS} threads, all unique, increasing per thread ({elapsed:.2?})"
+        "two_processes: {count} IDs from {PROCESSES} processes x {THREADS_PER_PROCESS} threads on one {} registry, all unique, increasing per thread ({elapsed:.2?})",
+        registry.name()
     );
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var(CHILD_ENV) {
+        let mut parts = spec.splitn(3, '|');
+        let (output, count, registry) =
+            (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+        child(&Registry::decode(registry), output.into(), count.parse().unwrap());
+        return;
+    }
+    let total = total();
+    let dir = tempfile::tempdir().unwrap();
+    run(&Registry::Sqlite(dir.path().join("registry.db")), dir.path(), total);
+    match std::env::var("BLUEPRINT_TEST_POSTGRES_URL") {
+        Ok(url) => {
+            let schema = format!("idgen_two_processes_{:x}", rand::random::<u32>());
+            run(&Registry::Postgres { url, schema }, dir.path(), total);
+        }
+        Err(_) => {
+            assert!(
+                std::env::var("BLUEPRINT_REQUIRE_SERVICES").as_deref() != Ok("1"),
+                "BLUEPRINT_REQUIRE_SERVICES=1 but BLUEPRINT_TEST_POSTGRES_URL is not set"
+            );
+            println!("two_processes: PostgreSQL part skipped: BLUEPRINT_TEST_POSTGRES_URL not set");
+        }
+    }
 }

@@ -159,7 +159,8 @@ impl System for Ids {
     }
 
     fn command(&self) -> clap::Command {
-        IdCommand::augment_subcommands(clap::Command::new(SECTION))
+        // `blueprint id new|decode|bench` is the spelling; `ids` matches the section.
+        IdCommand::augment_subcommands(clap::Command::new(SECTION).visible_alias("id"))
     }
 
     fn run_command<'a>(
