@@ -14,5 +14,6 @@ pub fn systems() -> Vec<Arc<dyn System>> {
         Arc::new(systems::ids::Ids),
         Arc::new(systems::hashring::Hashring),
         Arc::new(systems::kv::Kv),
+        Arc::new(systems::shortener::Shortener),
     ]
 }

@@ -185,7 +185,7 @@ fn api_error(error: ShortenError) -> ApiError {
     ApiError::new(status, code, error.to_string())
 }
 
-fn header_text<'a>(headers: &'a HeaderMap, name: impl header::AsHeaderName) -> Option<&'a str> {
+fn header_text(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<&str> {
     headers.get(name).and_then(|value| value.to_str().ok())
 }
 

@@ -287,6 +287,14 @@ impl SqlStore {
         Ok(Self { sql })
     }
 
+    /// How many links are stored.
+    pub async fn count_links(&self) -> Result<u64, StoreError> {
+        let count: i64 = sql_dispatch!(&self.sql, pool => {
+            sqlx::query_scalar("SELECT count(*) FROM shortener_links").fetch_one(pool).await
+        })?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
     fn find_plain_text(&self) -> &'static str {
         match self.sql.backend() {
             SqlBackend::Sqlite => FIND_PLAIN_SQLITE,

@@ -12,6 +12,7 @@ pub mod hashring;
 pub mod ids;
 pub mod kv;
 pub mod ratelimit;
+pub mod shortener;
 
 use blueprint_platform::config::{ConfigError, LoadedConfig};
 use blueprint_platform::{BoxError, SystemInfo, system::CATALOG};
