@@ -257,15 +257,6 @@ impl Layout {
         };
         (ticks <= self.max_ticks()).then_some(ticks)
     }
-    /// The tick containing `now_ms` without the horizon check, `u64::MAX` before the
-    /// epoch: for hot paths that compare against a bound ≤ [`Self::max_ticks`] anyway.
-    #[inline]
-    pub fn tick_of_unchecked(&self, now_ms: u64) -> u64 {
-        let Some(since_epoch_ms) = now_ms.checked_sub(self.spec.epoch_ms) else {
-            return u64::MAX;
-        };
-        if self.spec.tick_ms == 1 { since_epoch_ms } else { since_epoch_ms / self.spec.tick_ms }
-    }
     /// Start of tick `ticks`, ms since the Unix epoch.
     #[inline]
     pub fn ms_of_tick(&self, ticks: u64) -> u64 {
