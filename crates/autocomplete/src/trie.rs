@@ -812,6 +812,15 @@ mod tests {
     }
 
     #[test]
+    fn equal_weight_spellings_of_one_key_display_the_smaller_string() {
+        // Regression (found by the brute-force property): the sort is unstable, so the
+        // display of equal-weight pushes must not depend on push order.
+        for order in [[("béé", 0), ("Béé", 0)], [("Béé", 0), ("béé", 0)]] {
+            assert_eq!(queries(&build(&order, 1, 1), "b", 1), vec!["Béé"]);
+        }
+    }
+
+    #[test]
     fn prefixes_past_the_depth_limit_are_still_answered_exactly() {
         let trie = build(&[("abcdef", 1), ("abcdeg", 2), ("abcxyz", 3), ("abc", 9)], 2, 3);
         assert_eq!(queries(&trie, "abcde", 2), vec!["abcdeg", "abcdef"]);
@@ -863,7 +872,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(300))]
+        #![proptest_config(ProptestConfig::with_cases(150))]
 
         #[test]
         fn top_k_agrees_with_a_brute_force_scan(

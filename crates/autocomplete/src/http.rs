@@ -1,0 +1,240 @@
+//! The HTTP API of book 13.3.3. Handlers parse, call [`Autocomplete`], and map the result.
+//!
+//! - `GET /api/v1/autocomplete?q=<prefix>&k=<1..=max_k>` → `200 {"prefix","suggestions":
+//!   [{"query","weight"}]}` with `Cache-Control: private, max-age=<cache_max_age_secs>`.
+//! - `POST /api/v1/autocomplete/queries` with `{"query":"..."}` → `202`: the search is
+//!   appended to the analytics log.
+//!
+//! Errors are `{"error":{"code","message"}}`: 400 `empty_prefix`, `prefix_too_long`,
+//! `control_character`, `invalid_k`, `invalid_query_string` (e.g. invalid UTF-8),
+//! `empty_query`, `query_too_long`, `invalid_body`; 503 `query_log_disabled`; 500
+//! `internal` (opaque; the cause is logged).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{InputError, SuggestError};
+use crate::service::{Autocomplete, RecordError};
+use crate::trie::Suggestion;
+
+/// Largest request body: a query is at most a few hundred bytes of JSON.
+pub const MAX_BODY_BYTES: usize = 4096;
+
+/// Milliseconds since the Unix epoch, injected so tests can fix time.
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct HttpState {
+    /// The service.
+    pub service: Arc<Autocomplete>,
+    /// Stamps logged queries.
+    pub clock: Clock,
+}
+
+impl std::fmt::Debug for HttpState {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("HttpState").field("service", &self.service).finish_non_exhaustive()
+    }
+}
+
+impl HttpState {
+    /// State over `service` stamping queries with the system clock.
+    pub fn new(service: Arc<Autocomplete>) -> HttpState {
+        let clock: Clock = Arc::new(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |elapsed| elapsed.as_millis() as u64)
+        });
+        HttpState { service, clock }
+    }
+}
+
+/// The routes (the console page is mounted by the binary).
+pub fn router(state: HttpState) -> Router {
+    Router::new()
+        .route("/api/v1/autocomplete", get(suggest))
+        .route("/api/v1/autocomplete/queries", post(record))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// `GET /api/v1/autocomplete` parameters.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SuggestParams {
+    /// The prefix typed so far.
+    pub q: Option<String>,
+    /// How many suggestions (text, so that a bad number is our 400, not the extractor's).
+    pub k: Option<String>,
+}
+
+impl SuggestParams {
+    /// Parses a query string strictly: percent-escapes must decode to UTF-8 (the usual
+    /// extractors replace bad bytes with U+FFFD and carry on, which would search for
+    /// something nobody typed). The first `q` and `k` win; other names are ignored.
+    pub fn parse(raw: &str) -> Result<SuggestParams, String> {
+        let mut params = SuggestParams::default();
+        for pair in raw.split('&').filter(|pair| !pair.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let slot = match name {
+                "q" => &mut params.q,
+                "k" => &mut params.k,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(percent_decode(value).ok_or_else(|| {
+                    format!("parameter {name} is not valid percent-encoded UTF-8")
+                })?);
+            }
+        }
+        Ok(params)
+    }
+}
+
+/// `application/x-www-form-urlencoded` value decoding: `+` is a space, `%XX` a byte.
+fn percent_decode(value: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(value.len());
+    let mut input = value.bytes();
+    while let Some(byte) = input.next() {
+        match byte {
+            b'+' => bytes.push(b' '),
+            b'%' => {
+                let high = (input.next()? as char).to_digit(16)?;
+                let low = (input.next()? as char).to_digit(16)?;
+                bytes.push((high * 16 + low) as u8);
+            }
+            other => bytes.push(other),
+        }
+    }
+    String::from_utf8(bytes).ok()
+}
+
+/// `GET /api/v1/autocomplete` response.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SuggestBody {
+    /// The prefix as received.
+    pub prefix: String,
+    /// Best first.
+    pub suggestions: Vec<Suggestion>,
+}
+
+/// `POST /api/v1/autocomplete/queries` body.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RecordBody {
+    /// The submitted search.
+    pub query: String,
+}
+
+/// `{"error":{"code","message"}}`, the workspace's error shape (this crate does not
+/// depend on the platform).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// Inside [`ErrorBody`].
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable.
+    pub code: String,
+    /// For people.
+    pub message: String,
+}
+
+fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    let body = ErrorBody { error: ErrorDetail { code: code.to_owned(), message: message.into() } };
+    (status, Json(body)).into_response()
+}
+
+async fn suggest(State(state): State<HttpState>, RawQuery(raw): RawQuery) -> Response {
+    let params = match SuggestParams::parse(raw.as_deref().unwrap_or("")) {
+        Ok(params) => params,
+        Err(message) => return error(StatusCode::BAD_REQUEST, "invalid_query_string", message),
+    };
+    let prefix = params.q.unwrap_or_default();
+    let k = match params.k.as_deref().map(str::parse::<usize>) {
+        None => None,
+        Some(Ok(k)) => Some(k),
+        Some(Err(_)) => {
+            let max = state.service.config().max_k;
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_k",
+                format!("k must be a whole number in 1..={max}"),
+            );
+        }
+    };
+    match state.service.suggest(&prefix, k) {
+        Ok(suggestions) => {
+            let max_age = state.service.config().cache_max_age_secs;
+            let mut response = Json(SuggestBody { prefix, suggestions }).into_response();
+            if let Ok(value) = HeaderValue::from_str(&format!("private, max-age={max_age}")) {
+                response.headers_mut().insert(header::CACHE_CONTROL, value);
+            }
+            response
+        }
+        Err(SuggestError::InvalidK { k, max }) => {
+            error(StatusCode::BAD_REQUEST, "invalid_k", format!("k = {k} is outside 1..={max}"))
+        }
+        Err(SuggestError::Prefix { source }) => input_error(&source, "prefix"),
+    }
+}
+
+fn input_error(source: &InputError, what: &str) -> Response {
+    let code = match source {
+        InputError::Empty => format!("empty_{what}"),
+        InputError::TooLong { .. } => format!("{what}_too_long"),
+        InputError::ControlCharacter { .. } => "control_character".to_owned(),
+    };
+    error(StatusCode::BAD_REQUEST, &code, source.to_string())
+}
+
+async fn record(
+    State(state): State<HttpState>,
+    body: Result<Json<RecordBody>, JsonRejection>,
+) -> Response {
+    let Json(body) = match body {
+        Ok(body) => body,
+        Err(rejection) => return error(rejection.status(), "invalid_body", rejection.body_text()),
+    };
+    match state.service.record(&body.query, (state.clock)()) {
+        Ok(()) => StatusCode::ACCEPTED.into_response(),
+        Err(RecordError::Query { source }) => input_error(&source, "query"),
+        Err(RecordError::NoLog) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "query_log_disabled",
+            "this service keeps no query log",
+        ),
+        Err(RecordError::Log(cause)) => {
+            tracing::error!(error = %cause, "autocomplete: appending to the query log failed");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_decode_strictly() {
+        let parsed = SuggestParams::parse("q=caf%C3%A9+noir&k=3&x=1&q=ignored").expect("valid");
+        assert_eq!(parsed, SuggestParams { q: Some("café noir".into()), k: Some("3".into()) });
+        assert!(SuggestParams::parse("q=%FF").is_err());
+        assert!(SuggestParams::parse("q=%4").is_err());
+        assert!(SuggestParams::parse("q=%zz").is_err());
+        assert_eq!(
+            SuggestParams::parse("q"),
+            Ok(SuggestParams { q: Some(String::new()), k: None })
+        );
+    }
+}
