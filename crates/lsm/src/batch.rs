@@ -7,9 +7,17 @@ use crate::entry::{Entry, Kind, put_varint};
 use crate::error::{Error, Result};
 use crate::options::{MAX_BATCH_BYTES, MAX_KEY_BYTES, MAX_VALUE_BYTES};
 
+#[derive(Debug, Clone, Copy)]
+enum Expiry {
+    /// Relative to the commit's clock reading.
+    After(Duration),
+    /// Absolute, ms since the Unix epoch.
+    AtMs(u64),
+}
+
 #[derive(Debug, Clone)]
 enum Operation {
-    Put { key: Vec<u8>, value: Vec<u8>, ttl: Option<Duration> },
+    Put { key: Vec<u8>, value: Vec<u8>, ttl: Option<Expiry> },
     Delete { key: Vec<u8> },
 }
 
@@ -53,7 +61,23 @@ impl WriteBatch {
         self.push(Operation::Put {
             key: key.as_ref().to_vec(),
             value: value.as_ref().to_vec(),
-            ttl: Some(ttl),
+            ttl: Some(Expiry::After(ttl)),
+        })
+    }
+
+    /// Sets `key` to `value` until `expires_at_ms` (ms since the Unix epoch on the
+    /// database's clock): how a TTL is kept across a rewrite (`EXPIRE`, `APPEND`,
+    /// `SET … KEEPTTL`). A time already past makes the key absent at once.
+    pub fn put_expiring_at(
+        &mut self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        expires_at_ms: u64,
+    ) -> &mut Self {
+        self.push(Operation::Put {
+            key: key.as_ref().to_vec(),
+            value: value.as_ref().to_vec(),
+            ttl: Some(Expiry::AtMs(expires_at_ms)),
         })
     }
 
@@ -117,7 +141,10 @@ impl WriteBatch {
                     key,
                     seq,
                     kind: Kind::PutExpiring,
-                    expires_at_ms: expiry_ms(now_ms, ttl)?,
+                    expires_at_ms: match ttl {
+                        Expiry::After(ttl) => expiry_ms(now_ms, ttl)?,
+                        Expiry::AtMs(at_ms) => at_ms,
+                    },
                     value,
                 },
                 Operation::Delete { key } => {
@@ -130,7 +157,7 @@ impl WriteBatch {
 
     pub(crate) fn validate_ttls(&self, now_ms: u64) -> Result<()> {
         for operation in &self.operations {
-            if let Operation::Put { ttl: Some(ttl), .. } = operation {
+            if let Operation::Put { ttl: Some(Expiry::After(ttl)), .. } = operation {
                 expiry_ms(now_ms, *ttl)?;
             }
         }

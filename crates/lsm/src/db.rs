@@ -109,10 +109,26 @@ impl Inner {
         key: &[u8],
         seq: u64,
     ) -> Result<Option<Vec<u8>>> {
+        Ok(self.get_live_at(version, key, seq)?.map(|live| live.value))
+    }
+
+    /// The live version of `key` at `seq`, with its expiry.
+    pub(crate) fn get_live_at(
+        &self,
+        version: &SuperVersion,
+        key: &[u8],
+        seq: u64,
+    ) -> Result<Option<LiveValue>> {
         // Only values with a TTL need the clock.
         let live = |entry: Entry| match entry.kind {
-            Kind::PutExpiring => entry.live_value(self.options.clock.now_ms()).map(<[u8]>::to_vec),
-            Kind::Put => Some(entry.value),
+            Kind::PutExpiring => {
+                let expires_at_ms = entry.expires_at_ms;
+                entry
+                    .live_value(self.options.clock.now_ms())
+                    .is_some()
+                    .then(|| LiveValue { value: entry.value, expires_at_ms: Some(expires_at_ms) })
+            }
+            Kind::Put => Some(LiveValue { value: entry.value, expires_at_ms: None }),
             Kind::Tombstone => None,
         };
         for memtable in version.memtables() {
@@ -257,6 +273,21 @@ impl Db {
         self.inner.get_at(&version, key, seq)
     }
 
+    /// The value of `key` with its expiry (ms since the Unix epoch on the configured
+    /// clock; `None` for a value without a TTL), or `None` if absent, deleted or expired.
+    pub fn get_with_expiry(&self, key: impl AsRef<[u8]>) -> Result<Option<LiveValue>> {
+        let key = key.as_ref();
+        validate_key(key)?;
+        let version = self.inner.current.load_full();
+        let seq = self.inner.visible_seq.load(Ordering::Acquire);
+        self.inner.get_live_at(&version, key, seq)
+    }
+
+    /// Now on the clock TTLs are measured against, ms since the Unix epoch.
+    pub fn now_ms(&self) -> u64 {
+        self.inner.options.clock.now_ms()
+    }
+
     /// Sets `key` to `value`.
     pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
         let mut batch = WriteBatch::new();
@@ -274,6 +305,19 @@ impl Db {
     ) -> Result<()> {
         let mut batch = WriteBatch::new();
         batch.put_with_ttl(key, value, ttl);
+        self.write(batch)
+    }
+
+    /// Sets `key` to `value` until `expires_at_ms` on the database's clock (see
+    /// [`WriteBatch::put_expiring_at`]).
+    pub fn put_expiring_at(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        expires_at_ms: u64,
+    ) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.put_expiring_at(key, value, expires_at_ms);
         self.write(batch)
     }
 
@@ -391,6 +435,15 @@ impl Drop for Db {
 pub struct Snapshot {
     inner: Arc<Inner>,
     seq: u64,
+}
+
+/// A live value and when it expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveValue {
+    /// The value.
+    pub value: Vec<u8>,
+    /// Expiry in ms since the Unix epoch (on the configured clock), `None` without a TTL.
+    pub expires_at_ms: Option<u64>,
 }
 
 impl std::fmt::Debug for Snapshot {
