@@ -17,9 +17,11 @@ use crate::store::{ClickBatch, LinkStore};
 /// Default queue length: about a second of redirects at full speed.
 pub const DEFAULT_QUEUE_LEN: usize = 65_536;
 /// Most clicks aggregated into one write.
-pub const MAX_BATCH_CLICKS: usize = 10_000;
-/// A batch is written at least this often while clicks arrive.
-pub const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
+pub const MAX_BATCH_CLICKS: usize = 100_000;
+/// A batch is written at least this often while clicks arrive: long enough that a hot
+/// link's clicks become one row update, short enough that stats read stale by at most
+/// this much (and a stats request flushes first anyway).
+pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 /// Attempts to write one batch before its clicks are dropped (and logged).
 pub const MAX_WRITE_ATTEMPTS: u32 = 3;
 /// Longest a stored header value is kept before classification (a bound on queue memory).
@@ -122,11 +124,15 @@ async fn worker(store: Arc<dyn LinkStore>, mut receiver: mpsc::Receiver<Message>
     let mut batch = ClickBatch::default();
     let mut clicks = 0usize;
     let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
+    // When the batch in hand must be written: FLUSH_INTERVAL after its first click.
+    let mut deadline = tokio::time::Instant::now();
     loop {
         let message = if clicks == 0 {
-            receiver.recv().await
+            let message = receiver.recv().await;
+            deadline = tokio::time::Instant::now() + FLUSH_INTERVAL;
+            message
         } else {
-            match tokio::time::timeout(FLUSH_INTERVAL, receiver.recv()).await {
+            match tokio::time::timeout_at(deadline, receiver.recv()).await {
                 Ok(message) => message,
                 Err(_elapsed) => {
                     write(&store, &mut batch, &mut clicks, &mut waiting).await;

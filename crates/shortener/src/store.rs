@@ -34,6 +34,8 @@ pub const STATS_AGENTS_MAX: i64 = 20;
 /// Rows per `INSERT` statement of a bulk load (5 parameters each: well under SQLite's
 /// 32766 and PostgreSQL's 65535 bound parameters).
 pub const BULK_ROWS_PER_STATEMENT: usize = 1_000;
+/// Rows per multi-row statement of a click batch (3 parameters each).
+pub const CLICK_ROWS_PER_STATEMENT: usize = 1_000;
 /// Codes per page when reading every code (to fill the Bloom filter at start).
 pub const CODES_PAGE_LEN: i64 = 100_000;
 /// Most API keys one user may hold (listing them is one unpaged answer).
@@ -345,18 +347,52 @@ impl SqlStore {
     }
 
     async fn write_clicks(&self, batch: &ClickBatch) -> Result<(), StoreError> {
-        const TOTAL: &str = "UPDATE shortener_links SET clicks = clicks + $1 WHERE code = $2";
-        const DAILY: &str = "INSERT INTO shortener_clicks_daily (code, day, clicks) SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM shortener_links WHERE code = $1) ON CONFLICT (code, day) DO UPDATE SET clicks = shortener_clicks_daily.clicks + excluded.clicks";
-        const REFERRER: &str = "INSERT INTO shortener_referrers (code, host, clicks) SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM shortener_links WHERE code = $1) ON CONFLICT (code, host) DO UPDATE SET clicks = shortener_referrers.clicks + excluded.clicks";
-        const AGENT: &str = "INSERT INTO shortener_agents (code, family, clicks) SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM shortener_links WHERE code = $1) ON CONFLICT (code, family) DO UPDATE SET clicks = shortener_agents.clicks + excluded.clicks";
+        // Multi-row statements: one round trip per CLICK_ROWS_PER_STATEMENT rows, not per
+        // row (per-row statements cost more than the redirects they count). VALUES columns
+        // are `column1..` in both engines; clicks of links deleted meanwhile are dropped.
+        const TOTAL_HEAD: &str =
+            "UPDATE shortener_links SET clicks = clicks + v.column2 FROM (VALUES ";
+        const TOTAL_TAIL: &str = ") AS v WHERE shortener_links.code = v.column1";
+        let upsert = |table: &str, key: &str| {
+            (
+                format!(
+                    "INSERT INTO {table} (code, {key}, clicks) SELECT v.column1, v.column2, v.column3 FROM (VALUES "
+                ),
+                format!(
+                    ") AS v WHERE EXISTS (SELECT 1 FROM shortener_links l WHERE l.code = v.column1) ON CONFLICT (code, {key}) DO UPDATE SET clicks = {table}.clicks + excluded.clicks"
+                ),
+            )
+        };
+        let keyed = [
+            (upsert("shortener_clicks_daily", "day"), &batch.daily),
+            (upsert("shortener_referrers", "host"), &batch.referrers),
+            (upsert("shortener_agents", "family"), &batch.agents),
+        ];
+        let totals: Vec<(&String, &i64)> = batch.totals.iter().collect();
         sql_dispatch!(&self.sql, pool => {
             let mut tx = pool.begin().await?;
-            for (code, clicks) in &batch.totals {
-                sqlx::query(TOTAL).bind(clicks).bind(code).execute(&mut *tx).await?;
+            for chunk in totals.chunks(CLICK_ROWS_PER_STATEMENT) {
+                let mut builder = sqlx::QueryBuilder::new(TOTAL_HEAD);
+                let mut rows = builder.separated(", ");
+                for (code, clicks) in chunk {
+                    rows.push("(").push_bind_unseparated(code.as_str());
+                    rows.push_unseparated(", ").push_bind_unseparated(**clicks).push_unseparated(")");
+                }
+                builder.push(TOTAL_TAIL);
+                builder.build().execute(&mut *tx).await?;
             }
-            for (text, rows) in [(DAILY, &batch.daily), (REFERRER, &batch.referrers), (AGENT, &batch.agents)] {
-                for ((code, key), clicks) in rows {
-                    sqlx::query(text).bind(code).bind(key).bind(clicks).execute(&mut *tx).await?;
+            for ((head, tail), rows) in &keyed {
+                let rows: Vec<_> = rows.iter().collect();
+                for chunk in rows.chunks(CLICK_ROWS_PER_STATEMENT) {
+                    let mut builder = sqlx::QueryBuilder::new(head.as_str());
+                    let mut values = builder.separated(", ");
+                    for ((code, key), clicks) in chunk {
+                        values.push("(").push_bind_unseparated(code.as_str());
+                        values.push_unseparated(", ").push_bind_unseparated(key.as_str());
+                        values.push_unseparated(", ").push_bind_unseparated(**clicks).push_unseparated(")");
+                    }
+                    builder.push(tail.as_str());
+                    builder.build().execute(&mut *tx).await?;
                 }
             }
             tx.commit().await

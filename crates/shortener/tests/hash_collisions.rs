@@ -98,3 +98,24 @@ async fn when_every_attempt_collides_the_shorten_fails_naming_the_attempts() {
         "{error:?}"
     );
 }
+
+#[tokio::test]
+async fn a_steady_trickle_of_clicks_is_written_every_interval_without_a_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = service(dir.path(), blueprint_shortener::core::default_hash()).await;
+    let link =
+        service.shorten(&request("https://a.example/"), &Caller::default(), None).await.unwrap();
+    let code = link.link.code.to_string();
+    // A click every 100 ms for 1.5 intervals: a timer that restarted on every click
+    // would never fire, and nothing would be written until a flush.
+    let interval = blueprint_shortener::analytics::FLUSH_INTERVAL;
+    let clicks = (interval.as_millis() * 3 / 2 / 100) as usize;
+    for _ in 0..clicks {
+        service.resolve(&code, None, None).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let written = service.store().get(&code).await.unwrap().unwrap().clicks;
+    assert!(written > 0, "no click written after {clicks} clicks over 1.5 intervals");
+    assert!(service.flush_clicks(std::time::Duration::from_secs(5)).await);
+    assert_eq!(service.store().get(&code).await.unwrap().unwrap().clicks, clicks as i64);
+}
