@@ -74,7 +74,7 @@ fn up_serves_health_and_the_console_then_exits_cleanly_on_sigterm() {
         ])
         .current_dir(dir.path())
         .env("RUST_LOG", "warn")
-        // Not the default 6390: a developer's own `blueprint up` may hold it.
+        // Not the default 7379: a developer's own `blueprint up` may hold it.
         .env("BLUEPRINT_KV__RESP_PORT", free_port().to_string())
         .stderr(Stdio::piped())
         .spawn()

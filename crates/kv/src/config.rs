@@ -5,8 +5,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use blueprint_lsm::Durability;
 use serde::{Deserialize, Serialize};
 
-/// Default RESP port: 6390, beside (not on) Redis's 6379, so a local Redis keeps working.
-pub const DEFAULT_RESP_PORT: u16 = 6390;
+/// Default RESP port: 7379, beside (not on) Redis's 6379, so a local Redis keeps working.
+pub const DEFAULT_RESP_PORT: u16 = 7379;
 /// Default connection cap: like Redis's order of magnitude for one small node, and a
 /// bound on the blocking threads and request buffers in use at once.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;

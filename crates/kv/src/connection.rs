@@ -5,7 +5,7 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::frame::{Frame, ParseLimits, ProtocolError};
+use crate::frame::{Frame, ParseLimits, Protocol, ProtocolError};
 
 /// Initial read buffer: 16 KiB holds a deep pipeline of small commands; it grows up to
 /// the configured `max_request_bytes` for one large frame.
@@ -54,11 +54,15 @@ impl Connection {
         Ok(self.stream.read_buf(&mut self.buffer).await? > 0)
     }
 
-    /// Writes `frames` in order, as one write.
-    pub async fn write_frames(&mut self, frames: &[Frame]) -> std::io::Result<()> {
+    /// Writes `frames` in order, encoded in `protocol`, as one write.
+    pub async fn write_frames(
+        &mut self,
+        frames: &[Frame],
+        protocol: Protocol,
+    ) -> std::io::Result<()> {
         self.output.clear();
         for frame in frames {
-            frame.encode(&mut self.output);
+            frame.encode_as(&mut self.output, protocol);
         }
         self.stream.write_all(&self.output).await?;
         self.stream.flush().await

@@ -1,24 +1,27 @@
 //! The store behind every command: the LSM engine plus striped key locks that make the
-//! read-then-write commands (`SET NX/XX/GET`, `DEL`'s count, `INCR`) atomic.
+//! read-then-write commands (`SET NX/XX/GET/KEEPTTL`, `DEL`'s count, `INCR`, `APPEND`,
+//! `EXPIRE`, `PERSIST`) atomic, and the server-wide counters `INFO` reports.
 //!
 //! The engine is synchronous; every method here blocks, so the server calls them from
 //! `spawn_blocking`, never on an async worker.
 
+use std::ops::Bound;
 use std::path::Path;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use blueprint_lsm::{Db, Durability, Options, Stats, WriteBatch};
+use blueprint_lsm::{Db, Durability, LiveValue, Options, Stats, WriteBatch};
 
+use crate::cursors::Cursors;
 use crate::error::KvError;
 
 /// Key lock stripes: enough that unrelated keys rarely share a lock (so their writes
 /// still share one group-commit `fsync`), few enough to cost nothing (a few KiB).
 pub const LOCK_STRIPES: usize = 1024;
-/// Compare-and-swap attempts for one `INCR` before giving up. The stripe lock orders
-/// every write this server makes, so one attempt succeeds; the bound only guards a
-/// writer that bypassed the locks from turning into an endless loop.
-pub const MAX_CAS_RETRIES: usize = 16;
+/// Deletes per engine batch in `FLUSHDB`: large enough to amortise commits, small enough
+/// that one batch stays far below the engine's batch limit.
+pub const FLUSH_BATCH_KEYS: usize = 10_000;
 
 /// Whether `SET` writes unconditionally, only if the key is absent, or only if present.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -30,6 +33,63 @@ pub enum SetCondition {
     IfAbsent,
     /// `XX`: only if the key exists.
     IfPresent,
+}
+
+/// What `SET` does with the key's expiry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Expiration {
+    /// No expiry (a plain `SET` clears any TTL the key had).
+    #[default]
+    Clear,
+    /// `KEEPTTL`: keep the key's current expiry.
+    Keep,
+    /// `EX`/`PX`: expire this long after the write.
+    After(Duration),
+    /// `EXAT`/`PXAT`: expire at this ms since the Unix epoch.
+    AtMs(u64),
+}
+
+/// When `EXPIRE` may change the expiry (Redis 7's `NX`/`XX`/`GT`/`LT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExpireCondition {
+    /// Always.
+    #[default]
+    Always,
+    /// `NX`: only when the key has no expiry.
+    IfNone,
+    /// `XX`: only when the key has an expiry.
+    IfSome,
+    /// `GT`: only when the new expiry is later (no expiry counts as infinitely late).
+    IfLater,
+    /// `LT`: only when the new expiry is earlier.
+    IfEarlier,
+}
+
+/// Server-wide counters for `INFO`, updated by the server and the commands.
+#[derive(Debug)]
+pub struct Counters {
+    /// When the store was opened, for `uptime_in_seconds`.
+    pub started: Instant,
+    /// Connections open now.
+    pub connected_clients: AtomicU64,
+    /// Connections accepted since start.
+    pub connections_received: AtomicU64,
+    /// Commands run since start.
+    pub commands_processed: AtomicU64,
+    /// Source of `CLIENT ID`s.
+    pub next_client_id: AtomicU64,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            started: Instant::now(),
+            connected_clients: AtomicU64::new(0),
+            connections_received: AtomicU64::new(0),
+            commands_processed: AtomicU64::new(0),
+            next_client_id: AtomicU64::new(1),
+        }
+    }
 }
 
 /// What `SET` did.
@@ -46,6 +106,9 @@ pub struct SetOutcome {
 pub struct Store {
     db: Db,
     stripes: Vec<Mutex<()>>,
+    durability: Durability,
+    counters: Counters,
+    cursors: Mutex<Cursors>,
 }
 
 impl Store {
@@ -57,9 +120,36 @@ impl Store {
 
     /// Opens the store with full engine options (tests use a small memtable).
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Store, KvError> {
+        let durability = options.durability;
         let db = Db::open(path, options)?;
         let stripes = (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect();
-        Ok(Store { db, stripes })
+        let cursors = Mutex::new(Cursors::default());
+        Ok(Store { db, stripes, durability, counters: Counters::default(), cursors })
+    }
+
+    /// The WAL durability the store was opened with (`CONFIG GET appendfsync`).
+    pub fn durability(&self) -> Durability {
+        self.durability
+    }
+
+    /// The server-wide counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Now on the clock TTLs are measured against, ms since the Unix epoch.
+    pub fn now_ms(&self) -> u64 {
+        self.db.now_ms()
+    }
+
+    /// A `SCAN` cursor resuming after `key`.
+    pub fn issue_cursor(&self, key: Vec<u8>) -> u64 {
+        self.cursors.lock().unwrap_or_else(|poison| poison.into_inner()).issue(key)
+    }
+
+    /// The key a `SCAN` cursor resumes after, once; `None` if unknown or evicted.
+    pub fn take_cursor(&self, cursor: u64) -> Option<Vec<u8>> {
+        self.cursors.lock().unwrap_or_else(|poison| poison.into_inner()).take(cursor)
     }
 
     /// The value of `key`.
@@ -67,32 +157,55 @@ impl Store {
         Ok(self.db.get(key)?)
     }
 
-    /// Sets `key` to `value` with an optional TTL and condition, atomically with the check.
+    /// The value of `key` and its expiry (ms since the Unix epoch, `None` if persistent).
+    pub fn get_with_expiry(&self, key: &[u8]) -> Result<Option<LiveValue>, KvError> {
+        Ok(self.db.get_with_expiry(key)?)
+    }
+
+    /// Sets `key` to `value` with an expiry rule and condition, atomically with the check.
     pub fn set(
         &self,
         key: &[u8],
         value: &[u8],
-        ttl: Option<Duration>,
+        expiration: Expiration,
         condition: SetCondition,
         want_previous: bool,
     ) -> Result<SetOutcome, KvError> {
         let _guards = self.lock(&[key]);
-        let previous = match (condition, want_previous) {
-            (SetCondition::Always, false) => None,
-            _ => self.db.get(key)?,
-        };
+        let needs_previous =
+            condition != SetCondition::Always || want_previous || expiration == Expiration::Keep;
+        let previous = if needs_previous { self.db.get_with_expiry(key)? } else { None };
         let allowed = match condition {
             SetCondition::Always => true,
             SetCondition::IfAbsent => previous.is_none(),
             SetCondition::IfPresent => previous.is_some(),
         };
         if allowed {
-            match ttl {
-                Some(ttl) => self.db.put_with_ttl(key, value, ttl)?,
-                None => self.db.put(key, value)?,
+            match expiration {
+                Expiration::Clear => self.db.put(key, value)?,
+                Expiration::After(ttl) => self.db.put_with_ttl(key, value, ttl)?,
+                Expiration::AtMs(at_ms) => self.db.put_expiring_at(key, value, at_ms)?,
+                Expiration::Keep => {
+                    let expires_at_ms = previous.as_ref().and_then(|live| live.expires_at_ms);
+                    self.write_keeping(key, value, expires_at_ms)?;
+                }
             }
         }
-        Ok(SetOutcome { written: allowed, previous })
+        Ok(SetOutcome { written: allowed, previous: previous.map(|live| live.value) })
+    }
+
+    /// Writes `value` with the expiry `expires_at_ms` (none if `None`).
+    fn write_keeping(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        expires_at_ms: Option<u64>,
+    ) -> Result<(), KvError> {
+        match expires_at_ms {
+            Some(at_ms) => self.db.put_expiring_at(key, value, at_ms)?,
+            None => self.db.put(key, value)?,
+        }
+        Ok(())
     }
 
     /// Sets every pair in one atomic batch.
@@ -132,25 +245,129 @@ impl Store {
         Ok(count)
     }
 
-    /// Adds `delta` to the integer at `key` (absent counts as 0) and returns the result.
-    ///
-    /// The new value is written without a TTL: the engine cannot report a key's expiry,
-    /// so an expiring counter becomes persistent (Redis would keep the TTL).
+    /// Adds `delta` to the integer at `key` (absent counts as 0) and returns the result;
+    /// the key keeps its expiry, as in Redis.
     pub fn increment(&self, key: &[u8], delta: i64) -> Result<i64, KvError> {
         let _guards = self.lock(&[key]);
-        for _ in 0..MAX_CAS_RETRIES {
-            let current = self.db.get(key)?;
-            let number = match &current {
-                None => 0,
-                Some(bytes) => parse_integer(bytes).ok_or(KvError::NotAnInteger)?,
-            };
-            let next = number.checked_add(delta).ok_or(KvError::Overflow)?;
-            let encoded = next.to_string();
-            if self.db.compare_and_swap(key, current.as_deref(), Some(encoded.as_bytes()))? {
-                return Ok(next);
+        let current = self.db.get_with_expiry(key)?;
+        let number = match &current {
+            None => 0,
+            Some(live) => parse_integer(&live.value).ok_or(KvError::NotAnInteger)?,
+        };
+        let next = number.checked_add(delta).ok_or(KvError::Overflow)?;
+        let expires_at_ms = current.and_then(|live| live.expires_at_ms);
+        self.write_keeping(key, next.to_string().as_bytes(), expires_at_ms)?;
+        Ok(next)
+    }
+
+    /// Appends `suffix` to the value at `key` (absent counts as empty), keeping its
+    /// expiry; returns the new length.
+    pub fn append(&self, key: &[u8], suffix: &[u8]) -> Result<usize, KvError> {
+        let _guards = self.lock(&[key]);
+        let (mut value, expires_at_ms) = match self.db.get_with_expiry(key)? {
+            Some(live) => (live.value, live.expires_at_ms),
+            None => (Vec::new(), None),
+        };
+        value.extend_from_slice(suffix);
+        self.write_keeping(key, &value, expires_at_ms)?;
+        Ok(value.len())
+    }
+
+    /// Sets the expiry of an existing key to `deadline_ms` if `condition` allows; a
+    /// deadline not in the future deletes the key (as Redis does). Returns whether the
+    /// expiry was set (or the key deleted).
+    pub fn expire(
+        &self,
+        key: &[u8],
+        deadline_ms: u64,
+        condition: ExpireCondition,
+    ) -> Result<bool, KvError> {
+        let _guards = self.lock(&[key]);
+        let Some(live) = self.db.get_with_expiry(key)? else { return Ok(false) };
+        let allowed = match (condition, live.expires_at_ms) {
+            (ExpireCondition::Always, _) => true,
+            (ExpireCondition::IfNone, current) => current.is_none(),
+            (ExpireCondition::IfSome, current) => current.is_some(),
+            (ExpireCondition::IfLater, current) => current.is_some_and(|at| deadline_ms > at),
+            (ExpireCondition::IfEarlier, current) => current.is_none_or(|at| deadline_ms < at),
+        };
+        if !allowed {
+            return Ok(false);
+        }
+        if deadline_ms <= self.db.now_ms() {
+            self.db.delete(key)?;
+        } else {
+            self.db.put_expiring_at(key, &live.value, deadline_ms)?;
+        }
+        Ok(true)
+    }
+
+    /// Removes the expiry of `key`; whether it had one.
+    pub fn persist(&self, key: &[u8]) -> Result<bool, KvError> {
+        let _guards = self.lock(&[key]);
+        match self.db.get_with_expiry(key)? {
+            Some(LiveValue { value, expires_at_ms: Some(_) }) => {
+                self.db.put(key, &value)?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Up to `count` live keys after `after` (from the first key when `None`), in key
+    /// order, and whether more may follow.
+    pub fn keys_after(
+        &self,
+        after: Option<&[u8]>,
+        count: usize,
+    ) -> Result<(Vec<Vec<u8>>, bool), KvError> {
+        let lower = match after {
+            Some(key) => Bound::Excluded(key.to_vec()),
+            None => Bound::Unbounded,
+        };
+        let mut keys = Vec::with_capacity(count.min(4096));
+        let mut iter = self.db.range::<Vec<u8>>((lower, Bound::Unbounded));
+        for pair in iter.by_ref() {
+            let (key, _value) = pair?;
+            keys.push(key);
+            if keys.len() == count {
+                return Ok((keys, true));
             }
         }
-        Err(KvError::Contended { retries: MAX_CAS_RETRIES })
+        Ok((keys, false))
+    }
+
+    /// Calls `visit` with every live key in order until it returns `false`: a full scan
+    /// (`KEYS`, `DBSIZE`, `FLUSHDB`), O(keys) unlike Redis's O(1) `DBSIZE`.
+    pub fn for_each_key(&self, mut visit: impl FnMut(&[u8]) -> bool) -> Result<(), KvError> {
+        for pair in self.db.range::<Vec<u8>>(..) {
+            let (key, _value) = pair?;
+            if !visit(&key) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes every key, in batches of [`FLUSH_BATCH_KEYS`]; returns how many.
+    pub fn flush_all(&self) -> Result<usize, KvError> {
+        let mut deleted = 0;
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            // Resume after the last key deleted, not from the start, so no batch walks
+            // over the tombstones of the ones before.
+            let (keys, more) = self.keys_after(after.as_deref(), FLUSH_BATCH_KEYS)?;
+            let mut batch = WriteBatch::new();
+            for key in &keys {
+                batch.delete(key);
+            }
+            deleted += keys.len();
+            self.db.write(batch)?;
+            after = keys.into_iter().last();
+            if !more {
+                return Ok(deleted);
+            }
+        }
     }
 
     /// The engine's current shape.
@@ -214,10 +431,26 @@ mod tests {
     #[test]
     fn set_if_absent_writes_once_and_set_if_present_needs_the_key() {
         let (_dir, store) = store();
-        assert!(!store.set(b"k", b"1", None, SetCondition::IfPresent, false).unwrap().written);
-        assert!(store.set(b"k", b"1", None, SetCondition::IfAbsent, false).unwrap().written);
-        assert!(!store.set(b"k", b"2", None, SetCondition::IfAbsent, false).unwrap().written);
-        let outcome = store.set(b"k", b"3", None, SetCondition::IfPresent, true).unwrap();
+        assert!(
+            !store
+                .set(b"k", b"1", Expiration::Clear, SetCondition::IfPresent, false)
+                .unwrap()
+                .written
+        );
+        assert!(
+            store
+                .set(b"k", b"1", Expiration::Clear, SetCondition::IfAbsent, false)
+                .unwrap()
+                .written
+        );
+        assert!(
+            !store
+                .set(b"k", b"2", Expiration::Clear, SetCondition::IfAbsent, false)
+                .unwrap()
+                .written
+        );
+        let outcome =
+            store.set(b"k", b"3", Expiration::Clear, SetCondition::IfPresent, true).unwrap();
         assert_eq!(outcome, SetOutcome { written: true, previous: Some(b"1".to_vec()) });
         assert_eq!(store.get(b"k").unwrap(), Some(b"3".to_vec()));
     }
@@ -253,10 +486,16 @@ mod tests {
     #[test]
     fn increment_refuses_non_integers_and_overflow() {
         let (_dir, store) = store();
-        store.set(b"text", b"abc", None, SetCondition::Always, false).unwrap();
+        store.set(b"text", b"abc", Expiration::Clear, SetCondition::Always, false).unwrap();
         assert!(matches!(store.increment(b"text", 1), Err(KvError::NotAnInteger)));
         store
-            .set(b"max", i64::MAX.to_string().as_bytes(), None, SetCondition::Always, false)
+            .set(
+                b"max",
+                i64::MAX.to_string().as_bytes(),
+                Expiration::Clear,
+                SetCondition::Always,
+                false,
+            )
             .unwrap();
         assert!(matches!(store.increment(b"max", 1), Err(KvError::Overflow)));
     }

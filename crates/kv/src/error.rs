@@ -16,12 +16,6 @@ pub enum KvError {
     /// `INCR` past `i64::MAX` or `DECR` past `i64::MIN`.
     #[error("increment or decrement would overflow")]
     Overflow,
-    /// Compare-and-swap lost `retries` times in a row.
-    #[error("key is contended: compare-and-swap failed {retries} times")]
-    Contended {
-        /// Attempts made.
-        retries: usize,
-    },
 }
 
 impl KvError {

@@ -34,6 +34,28 @@ pub enum Frame {
     Null,
     /// `*2\r\n…`: an ordered list of frames.
     Array(Vec<Frame>),
+    /// `%1\r\n…` in RESP3 (`HELLO`, `CONFIG GET`); a flat array of key, value, … in RESP2.
+    Map(Vec<(Frame, Frame)>),
+}
+
+/// The protocol a connection speaks: RESP2 until the client says `HELLO 3`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// RESP2, every client's default.
+    #[default]
+    Resp2,
+    /// RESP3: typed nulls and maps.
+    Resp3,
+}
+
+impl Protocol {
+    /// The number `HELLO` names it by.
+    pub fn version(self) -> i64 {
+        match self {
+            Protocol::Resp2 => 2,
+            Protocol::Resp3 => 3,
+        }
+    }
 }
 
 /// Why bytes are not a valid frame. The server answers `-ERR Protocol error: …` and
@@ -115,6 +137,11 @@ impl Frame {
 
     /// Appends the RESP2 encoding of this frame to `out`.
     pub fn encode(&self, out: &mut BytesMut) {
+        self.encode_as(out, Protocol::Resp2);
+    }
+
+    /// Appends the encoding of this frame in `protocol` to `out`.
+    pub fn encode_as(&self, out: &mut BytesMut, protocol: Protocol) {
         match self {
             Frame::Simple(text) => line(out, b'+', text.as_bytes()),
             Frame::Error(text) => line(out, b'-', text.as_bytes()),
@@ -124,11 +151,24 @@ impl Frame {
                 out.put_slice(bytes);
                 out.put_slice(b"\r\n");
             }
-            Frame::Null => out.put_slice(b"$-1\r\n"),
+            Frame::Null => match protocol {
+                Protocol::Resp2 => out.put_slice(b"$-1\r\n"),
+                Protocol::Resp3 => out.put_slice(b"_\r\n"),
+            },
             Frame::Array(items) => {
                 line(out, b'*', items.len().to_string().as_bytes());
                 for item in items {
-                    item.encode(out);
+                    item.encode_as(out, protocol);
+                }
+            }
+            Frame::Map(pairs) => {
+                match protocol {
+                    Protocol::Resp2 => line(out, b'*', (pairs.len() * 2).to_string().as_bytes()),
+                    Protocol::Resp3 => line(out, b'%', pairs.len().to_string().as_bytes()),
+                }
+                for (key, value) in pairs {
+                    key.encode_as(out, protocol);
+                    value.encode_as(out, protocol);
                 }
             }
         }
@@ -417,5 +457,16 @@ mod tests {
     fn deep_nesting_is_refused() {
         let input = "*1\r\n".repeat(MAX_NESTING_DEPTH + 1);
         assert!(matches!(parse(input.as_bytes()), Err(ProtocolError::TooLarge { .. })));
+    }
+
+    #[test]
+    fn resp3_has_a_typed_null_and_maps_while_resp2_flattens_them() {
+        let map = Frame::Map(vec![(Frame::bulk("a"), Frame::Null)]);
+        let mut resp2 = BytesMut::new();
+        map.encode_as(&mut resp2, Protocol::Resp2);
+        assert_eq!(&resp2[..], b"*2\r\n$1\r\na\r\n$-1\r\n");
+        let mut resp3 = BytesMut::new();
+        map.encode_as(&mut resp3, Protocol::Resp3);
+        assert_eq!(&resp3[..], b"%1\r\n$1\r\na\r\n_\r\n");
     }
 }

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
 
-use crate::db::{SetCondition, Store};
+use crate::db::{Expiration, SetCondition, Store};
 use crate::error::KvError;
 
 /// What the HTTP handlers share.
@@ -154,7 +154,8 @@ pub async fn put_value(
         return error(StatusCode::PAYLOAD_TOO_LARGE, "value_too_large", message);
     }
     let store = Arc::clone(&state.store);
-    let write = move || store.set(key.as_bytes(), &value, None, SetCondition::Always, false);
+    let write =
+        move || store.set(key.as_bytes(), &value, Expiration::Clear, SetCondition::Always, false);
     match blocking(write).await {
         Ok(_) => StatusCode::NO_CONTENT.into_response(),
         Err(response) => response,

@@ -1,23 +1,34 @@
-//! A single-node key-value server (*System Design Interview* chapter 6.2) speaking RESP2,
-//! Redis's protocol, on the [`blueprint_lsm`] engine: `redis-cli`, `redis-benchmark` and
-//! any Redis client library can talk to it.
+//! A single-node key-value server (*System Design Interview* chapter 6.2) speaking RESP2
+//! and RESP3, Redis's protocol, on the [`blueprint_lsm`] engine: `redis-cli`,
+//! `redis-benchmark` and Redis client libraries (tested: the Rust `redis` crate and
+//! redis-py, on both protocols) talk to it unmodified.
 //!
 //! **What it is:** one process, one LSM database, a RESP listener and an HTTP API.
-//! Commands: `PING`, `ECHO`, `GET`, `SET` (`EX`/`PX`/`NX`/`XX`/`GET`), `DEL`, `EXISTS`,
-//! `MGET`, `MSET`, `INCR`/`INCRBY`/`DECR`/`DECRBY`, `COMMAND` and `CONFIG GET` (minimal
-//! replies so the Redis tools start), `QUIT`. Writes are as durable as `durability` says:
-//! with `always`, a reply is sent only after the write is `fsync`ed.
+//! Commands: `PING`, `ECHO`, `GET`, `SET` (`EX`/`PX`/`EXAT`/`PXAT`/`KEEPTTL`/`NX`/`XX`/
+//! `GET`), `DEL`, `EXISTS`, `MGET`, `MSET`, `INCR`/`INCRBY`/`DECR`/`DECRBY`, `APPEND`,
+//! `STRLEN`, `EXPIRE`/`PEXPIRE`/`EXPIREAT`/`PEXPIREAT` (`NX`/`XX`/`GT`/`LT`), `TTL`/`PTTL`,
+//! `EXPIRETIME`/`PEXPIRETIME`, `PERSIST`, `SCAN` (`MATCH`/`COUNT`/`TYPE`), `KEYS`,
+//! `DBSIZE`, `FLUSHDB`/`FLUSHALL`, `INFO`, `SELECT 0`, `HELLO` (RESP3, `SETNAME`),
+//! `CLIENT ID|SETNAME|GETNAME|SETINFO|INFO`, `COMMAND`/`COMMAND DOCS` (minimal replies so
+//! the Redis tools start), `CONFIG GET`, `QUIT`. Writes are as durable as `durability`
+//! says: with `always`, a reply is sent only after the write is `fsync`ed.
 //!
 //! **What it is not:** not the Dynamo-style cluster of chapter 6.3 — partitioning over the
 //! hash ring, N/W/R quorums, vector clocks, gossip membership, sloppy quorum with hinted
 //! handoff and Merkle-tree anti-entropy are future work. Not Redis: strings only (no
-//! lists, hashes, pub/sub, transactions or scripting), no `AUTH`, and no `TTL`/`PTTL`,
-//! `KEEPTTL` or `DBSIZE`, because the engine cannot report a key's expiry or count keys
-//! without a full scan. `INCR` on an expiring key makes it persistent for the same reason.
+//! lists, hashes, pub/sub, transactions or scripting), one database, no `AUTH` (`HELLO …
+//! AUTH default <any>` is accepted, as for a Redis user without a password). Where the
+//! ordered LSM differs from Redis's hash table: `DBSIZE` and `INFO keyspace` count by a
+//! scan (O(keys)); a `SCAN` cursor names a position kept by the server (a bounded table,
+//! see [`cursors`]), so an evicted cursor gets `ERR invalid cursor`; and `SCAN` returns
+//! each key present throughout exactly once, in key order.
 //!
 //! # Layout
 //!
-//! - [`frame`]: RESP2 parsing (with limits) and encoding.
+//! - [`frame`]: RESP parsing (with limits) and RESP2/RESP3 encoding.
+//! - [`session`]: one connection's protocol, ID and names (`HELLO`, `CLIENT`).
+//! - [`glob`]: Redis's glob patterns (`KEYS`, `SCAN MATCH`, `CONFIG GET`).
+//! - [`cursors`]: the `SCAN` cursor table.
 //! - [`connection`]: a framed TCP connection, one write per batch of replies.
 //! - [`server`]: [`run`]`(listener, store, config, shutdown)`: the connection semaphore,
 //!   pipelining, and the hop to the blocking pool.
@@ -37,6 +48,8 @@
 //! - Keys up to 64 KiB and values up to 512 MiB (the engine's limits).
 //! - Consecutive plain `SET`s of one pipeline are written as one engine batch of at most
 //!   [`cmd::MAX_COALESCED_BYTES`]; replies are still one per command, in order.
+//! - `SCAN` walks at most [`cmd::MAX_SCAN_COUNT`] keys per call; `KEYS` returns at
+//!   most [`cmd::MAX_KEYS_REPLY`] keys; [`cursors::MAX_SCAN_CURSORS`] cursors live at once.
 //!
 //! # Measured
 //!
@@ -87,11 +100,14 @@
 pub mod cmd;
 pub mod config;
 pub mod connection;
+pub mod cursors;
 pub mod db;
 pub mod error;
 pub mod frame;
+pub mod glob;
 pub mod http;
 pub mod server;
+pub mod session;
 
 pub use config::{DurabilitySetting, KvConfig};
 pub use db::Store;

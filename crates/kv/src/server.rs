@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
@@ -13,6 +14,7 @@ use crate::config::KvConfig;
 use crate::connection::Connection;
 use crate::db::Store;
 use crate::frame::{Frame, ParseLimits};
+use crate::session::Session;
 
 /// Most commands run per blocking-pool hop: a pipeline longer than this is answered in
 /// several batches, so one client cannot hold a blocking thread for long.
@@ -57,11 +59,16 @@ pub async fn run(
         };
         let store = Arc::clone(&store);
         let mut stop = stop_rx.clone();
+        let counters = store.counters();
+        counters.connections_received.fetch_add(1, Ordering::Relaxed);
+        counters.connected_clients.fetch_add(1, Ordering::Relaxed);
+        let session = Session::new(counters.next_client_id.fetch_add(1, Ordering::Relaxed));
         tokio::spawn(async move {
             let connection = Connection::new(stream, limits);
-            if let Err(error) = serve_connection(connection, store, &mut stop).await {
+            if let Err(error) = serve_connection(connection, &store, session, &mut stop).await {
                 tracing::debug!(%peer, %error, "connection ended with an error");
             }
+            store.counters().connected_clients.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
         });
     }
@@ -73,7 +80,8 @@ pub async fn run(
 
 async fn serve_connection(
     mut connection: Connection,
-    store: Arc<Store>,
+    store: &Arc<Store>,
+    mut session: Session,
     stop: &mut watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     loop {
@@ -86,14 +94,15 @@ async fn serve_connection(
             continue;
         }
         let quits = commands.iter().any(Command::is_quit);
-        let replies = apply_batch(&store, commands).await;
-        connection.write_frames(&replies).await?;
+        let replies;
+        (replies, session) = apply_batch(store, commands, session).await;
+        connection.write_frames(&replies, session.protocol).await?;
         if quits {
             return Ok(());
         }
         if let Some(error) = protocol_error {
             let reply = Frame::error(format!("ERR Protocol error: {error}"));
-            return connection.write_frames(&[reply]).await;
+            return connection.write_frames(&[reply], session.protocol).await;
         }
     }
 }
@@ -123,15 +132,25 @@ fn buffered_commands(
     (commands, None)
 }
 
-async fn apply_batch(store: &Arc<Store>, commands: Vec<Command>) -> Vec<Frame> {
+/// Runs a batch on the blocking pool; the session travels with it and comes back.
+async fn apply_batch(
+    store: &Arc<Store>,
+    commands: Vec<Command>,
+    session: Session,
+) -> (Vec<Frame>, Session) {
     let count = commands.len();
     let store = Arc::clone(store);
-    let batch = tokio::task::spawn_blocking(move || crate::cmd::apply_all(commands, &store));
+    let kept = session.clone();
+    let batch = tokio::task::spawn_blocking(move || {
+        let mut session = session;
+        let replies = crate::cmd::apply_all(commands, &store, &mut session);
+        (replies, session)
+    });
     match batch.await {
-        Ok(replies) => replies,
+        Ok(outcome) => outcome,
         Err(error) => {
             tracing::error!(%error, "a command batch panicked");
-            vec![Frame::error("ERR internal error"); count]
+            (vec![Frame::error("ERR internal error"); count], kept)
         }
     }
 }

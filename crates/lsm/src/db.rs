@@ -122,11 +122,9 @@ impl Inner {
         // Only values with a TTL need the clock.
         let live = |entry: Entry| match entry.kind {
             Kind::PutExpiring => {
-                let expires_at_ms = entry.expires_at_ms;
-                entry
-                    .live_value(self.options.clock.now_ms())
-                    .is_some()
-                    .then(|| LiveValue { value: entry.value, expires_at_ms: Some(expires_at_ms) })
+                let alive = entry.live_value(self.options.clock.now_ms()).is_some();
+                let expires_at_ms = Some(entry.expires_at_ms);
+                alive.then_some(LiveValue { value: entry.value, expires_at_ms })
             }
             Kind::Put => Some(LiveValue { value: entry.value, expires_at_ms: None }),
             Kind::Tombstone => None,

@@ -1,35 +1,56 @@
 //! One file per command: each parses its arguments (wrong arity and bad options become the
 //! error reply Redis sends) and applies itself to the [`Store`], returning the reply.
 
+mod append;
+mod client;
 mod command;
 mod config;
 mod del;
 mod echo;
 mod exists;
+mod expire;
 mod get;
+mod hello;
 mod incr;
+mod info;
+mod keyspace;
 mod mget;
 mod mset;
 mod ping;
+mod scan;
+mod select;
 mod set;
+mod ttl;
 
 use bytes::Bytes;
+
+use std::sync::atomic::Ordering;
 
 use crate::db::Store;
 use crate::error::KvError;
 use crate::frame::Frame;
+use crate::session::Session;
 
+pub use append::{Append, Strlen};
+pub use client::Client;
 pub use command::CommandInfo;
 pub use config::ConfigGet;
 pub use del::Del;
 pub use echo::Echo;
 pub use exists::Exists;
+pub use expire::{Expire, Persist};
 pub use get::Get;
+pub use hello::{Hello, REDIS_COMPATIBLE_VERSION};
 pub use incr::Incr;
+pub use info::Info;
+pub use keyspace::{DbSize, FlushDb};
 pub use mget::Mget;
 pub use mset::Mset;
 pub use ping::Ping;
+pub use scan::{Keys, MAX_KEYS_REPLY, MAX_SCAN_COUNT, Scan};
+pub use select::Select;
 pub use set::Set;
+pub use ttl::Ttl;
 
 /// A parsed command, ready to run against the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +73,32 @@ pub enum Command {
     Mset(Mset),
     /// `INCR`, `INCRBY`, `DECR`, `DECRBY`.
     Incr(Incr),
+    /// `APPEND key value`.
+    Append(Append),
+    /// `STRLEN key`.
+    Strlen(Strlen),
+    /// `EXPIRE`, `PEXPIRE`, `EXPIREAT`, `PEXPIREAT`.
+    Expire(Expire),
+    /// `TTL`, `PTTL`, `EXPIRETIME`, `PEXPIRETIME`.
+    Ttl(Ttl),
+    /// `PERSIST key`.
+    Persist(Persist),
+    /// `SCAN cursor [MATCH p] [COUNT n] [TYPE t]`.
+    Scan(Scan),
+    /// `KEYS pattern`.
+    Keys(Keys),
+    /// `DBSIZE`.
+    DbSize(DbSize),
+    /// `FLUSHDB`, `FLUSHALL`.
+    FlushDb(FlushDb),
+    /// `INFO [section …]`.
+    Info(Info),
+    /// `SELECT index`.
+    Select(Select),
+    /// `CLIENT …`.
+    Client(Client),
+    /// `HELLO [protover …]`.
+    Hello(Hello),
     /// `COMMAND …`: the minimal reply `redis-cli` needs.
     Command(CommandInfo),
     /// `CONFIG GET pattern`.
@@ -97,6 +144,23 @@ impl Command {
             "mget" => Mget::parse(args).map(Command::Mget),
             "mset" => Mset::parse(args).map(Command::Mset),
             "incr" | "incrby" | "decr" | "decrby" => Incr::parse(&lower, args).map(Command::Incr),
+            "append" => Append::parse(args).map(Command::Append),
+            "strlen" => Strlen::parse(args).map(Command::Strlen),
+            "expire" | "pexpire" | "expireat" | "pexpireat" => {
+                Expire::parse(&lower, args).map(Command::Expire)
+            }
+            "ttl" | "pttl" | "expiretime" | "pexpiretime" => {
+                Ttl::parse(&lower, args).map(Command::Ttl)
+            }
+            "persist" => Persist::parse(args).map(Command::Persist),
+            "scan" => Scan::parse(args).map(Command::Scan),
+            "keys" => Keys::parse(args).map(Command::Keys),
+            "dbsize" => DbSize::parse(args).map(Command::DbSize),
+            "flushdb" | "flushall" => FlushDb::parse(&lower, args).map(Command::FlushDb),
+            "info" => Ok(Command::Info(Info::parse(args))),
+            "select" => Select::parse(args).map(Command::Select),
+            "client" => Client::parse(args).map(Command::Client),
+            "hello" => Hello::parse(args).map(Command::Hello),
             "command" => Ok(Command::Command(CommandInfo::parse(args))),
             "config" => ConfigGet::parse(args).map(Command::ConfigGet),
             "quit" => Ok(Command::Quit),
@@ -110,8 +174,9 @@ impl Command {
         matches!(self, Command::Quit)
     }
 
-    /// Runs the command; blocks on the engine, so call it off the async workers.
-    pub fn apply(self, store: &Store) -> Frame {
+    /// Runs the command for the connection whose state is `session`; blocks on the
+    /// engine, so call it off the async workers.
+    pub fn apply(self, store: &Store, session: &mut Session) -> Frame {
         let outcome = match self {
             Command::Ping(command) => Ok(command.apply()),
             Command::Echo(command) => Ok(command.apply()),
@@ -122,8 +187,21 @@ impl Command {
             Command::Mget(command) => command.apply(store),
             Command::Mset(command) => command.apply(store),
             Command::Incr(command) => command.apply(store),
+            Command::Append(command) => command.apply(store),
+            Command::Strlen(command) => command.apply(store),
+            Command::Expire(command) => command.apply(store),
+            Command::Ttl(command) => command.apply(store),
+            Command::Persist(command) => command.apply(store),
+            Command::Scan(command) => command.apply(store),
+            Command::Keys(command) => command.apply(store),
+            Command::DbSize(command) => command.apply(store),
+            Command::FlushDb(command) => command.apply(store),
+            Command::Info(command) => command.apply(store),
+            Command::Select(command) => Ok(command.apply()),
+            Command::Client(command) => Ok(command.apply(session)),
+            Command::Hello(command) => Ok(command.apply(session)),
             Command::Command(command) => Ok(command.apply()),
-            Command::ConfigGet(command) => Ok(command.apply()),
+            Command::ConfigGet(command) => Ok(command.apply(store)),
             Command::Quit => Ok(Frame::ok()),
             Command::Reply(frame) => Ok(frame),
         };
@@ -139,16 +217,18 @@ pub const MAX_COALESCED_BYTES: usize = 1024 * 1024;
 /// consecutive plain `SET`s is written as one engine batch (one WAL record, one `fsync`
 /// with `always`): the same outcome as one by one, since nothing else of this connection
 /// runs in between, at a fraction of the commits when a client pipelines writes.
-pub fn apply_all(commands: Vec<Command>, store: &Store) -> Vec<Frame> {
+pub fn apply_all(commands: Vec<Command>, store: &Store, session: &mut Session) -> Vec<Frame> {
+    let count = u64::try_from(commands.len()).unwrap_or(u64::MAX);
+    store.counters().commands_processed.fetch_add(count, Ordering::Relaxed);
     let mut replies = Vec::with_capacity(commands.len());
     let mut commands = commands.into_iter().peekable();
     while let Some(command) = commands.next() {
         let Command::Set(first) = command else {
-            replies.push(command.apply(store));
+            replies.push(command.apply(store, session));
             continue;
         };
         if first.plain_pair().is_none() {
-            replies.push(Command::Set(first).apply(store));
+            replies.push(Command::Set(first).apply(store, session));
             continue;
         }
         let mut run_bytes = first.plain_pair().map_or(0, |(key, value)| key.len() + value.len());
@@ -214,7 +294,7 @@ mod tests {
     }
 
     fn run(store: &Store, words: &[&str]) -> Frame {
-        Command::from_frame(request(words)).apply(store)
+        Command::from_frame(request(words)).apply(store, &mut Session::new(1))
     }
 
     fn store() -> (tempfile::TempDir, Store) {
@@ -238,7 +318,7 @@ mod tests {
         .iter()
         .map(|words| Command::from_frame(request(words)))
         .collect();
-        let replies = apply_all(commands, &store);
+        let replies = apply_all(commands, &store, &mut Session::new(1));
         let ok = Frame::ok();
         let expected = vec![
             ok.clone(),
@@ -313,5 +393,207 @@ mod tests {
             Frame::Error("ERR invalid expire time in 'set' command".into())
         );
         assert_eq!(run(&store, &["SET", "k", "4", "EX"]), syntax_error());
+    }
+
+    fn clocked_store() -> (tempfile::TempDir, Store, std::sync::Arc<blueprint_lsm::ManualClock>) {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = std::sync::Arc::new(blueprint_lsm::ManualClock::new(1_000_000));
+        let options = blueprint_lsm::Options {
+            durability: blueprint_lsm::Durability::No,
+            clock: clock.clone(),
+            ..blueprint_lsm::Options::default()
+        };
+        let store = Store::open_with(dir.path(), options).unwrap();
+        (dir, store, clock)
+    }
+
+    #[test]
+    fn ttl_pttl_expire_persist_and_keepttl_follow_redis() {
+        let (_dir, store, clock) = clocked_store();
+        assert_eq!(run(&store, &["TTL", "k"]), Frame::Integer(-2));
+        run(&store, &["SET", "k", "v"]);
+        assert_eq!(run(&store, &["TTL", "k"]), Frame::Integer(-1));
+        assert_eq!(run(&store, &["EXPIRE", "k", "100"]), Frame::Integer(1));
+        assert_eq!(run(&store, &["PTTL", "k"]), Frame::Integer(100_000));
+        clock.advance_ms(1_400);
+        assert_eq!(run(&store, &["TTL", "k"]), Frame::Integer(99), "rounded to the nearest second");
+        assert_eq!(run(&store, &["PEXPIRETIME", "k"]), Frame::Integer(1_100_000));
+        assert_eq!(run(&store, &["EXPIRETIME", "k"]), Frame::Integer(1_100));
+        run(&store, &["SET", "k", "w", "KEEPTTL"]);
+        assert_eq!(run(&store, &["PTTL", "k"]), Frame::Integer(98_600));
+        run(&store, &["APPEND", "k", "x"]);
+        run(&store, &["SET", "n", "1", "EX", "10"]);
+        run(&store, &["INCR", "n"]);
+        assert_eq!(run(&store, &["PTTL", "n"]), Frame::Integer(10_000), "INCR keeps the TTL");
+        assert_eq!(run(&store, &["PTTL", "k"]), Frame::Integer(98_600), "APPEND keeps the TTL");
+        assert_eq!(run(&store, &["PERSIST", "k"]), Frame::Integer(1));
+        assert_eq!(run(&store, &["PERSIST", "k"]), Frame::Integer(0));
+        assert_eq!(run(&store, &["TTL", "k"]), Frame::Integer(-1));
+        run(&store, &["SET", "k", "v", "PX", "50"]);
+        run(&store, &["SET", "k", "v2"]);
+        assert_eq!(run(&store, &["TTL", "k"]), Frame::Integer(-1), "a plain SET clears the TTL");
+        run(&store, &["SET", "k", "v", "PXAT", "1001500"]);
+        assert_eq!(run(&store, &["PTTL", "k"]), Frame::Integer(100));
+        clock.advance_ms(100);
+        assert_eq!(run(&store, &["GET", "k"]), Frame::Null);
+        assert_eq!(run(&store, &["EXPIRE", "k", "10"]), Frame::Integer(0), "absent key");
+    }
+
+    #[test]
+    fn expire_conditions_and_past_deadlines_behave_as_redis_7() {
+        let (_dir, store, _clock) = clocked_store();
+        run(&store, &["SET", "k", "v"]);
+        assert_eq!(run(&store, &["EXPIRE", "k", "100", "XX"]), Frame::Integer(0));
+        assert_eq!(
+            run(&store, &["EXPIRE", "k", "100", "GT"]),
+            Frame::Integer(0),
+            "no TTL is infinite"
+        );
+        assert_eq!(run(&store, &["EXPIRE", "k", "100", "NX"]), Frame::Integer(1));
+        assert_eq!(run(&store, &["EXPIRE", "k", "200", "NX"]), Frame::Integer(0));
+        assert_eq!(run(&store, &["EXPIRE", "k", "50", "GT"]), Frame::Integer(0));
+        assert_eq!(run(&store, &["EXPIRE", "k", "50", "XX", "LT"]), Frame::Integer(1));
+        assert_eq!(run(&store, &["TTL", "k"]), Frame::Integer(50));
+        let incompatible = run(&store, &["EXPIRE", "k", "5", "NX", "GT"]);
+        assert!(matches!(incompatible, Frame::Error(text) if text.contains("not compatible")));
+        assert_eq!(
+            run(&store, &["EXPIRE", "k", "5", "SOON"]),
+            Frame::Error("ERR Unsupported option SOON".into())
+        );
+        assert_eq!(run(&store, &["EXPIRE", "k", "-1"]), Frame::Integer(1));
+        assert_eq!(run(&store, &["EXISTS", "k"]), Frame::Integer(0), "a past deadline deletes");
+        let overflow = run(&store, &["EXPIRE", "k", "9223372036854775807"]);
+        assert_eq!(overflow, Frame::Error("ERR invalid expire time in 'expire' command".into()));
+    }
+
+    #[test]
+    fn append_and_strlen_grow_and_measure_a_value() {
+        let (_dir, store) = store();
+        assert_eq!(run(&store, &["APPEND", "k", "Hello"]), Frame::Integer(5));
+        assert_eq!(run(&store, &["APPEND", "k", " World"]), Frame::Integer(11));
+        assert_eq!(run(&store, &["GET", "k"]), Frame::bulk("Hello World"));
+        assert_eq!(run(&store, &["STRLEN", "k"]), Frame::Integer(11));
+        assert_eq!(run(&store, &["STRLEN", "absent"]), Frame::Integer(0));
+    }
+
+    fn scan_page(store: &Store, words: &[&str]) -> (String, Vec<String>) {
+        let Frame::Array(parts) = run(store, words) else { panic!("not an array") };
+        let [Frame::Bulk(cursor), Frame::Array(keys)] = parts.as_slice() else {
+            panic!("{parts:?}")
+        };
+        let keys = keys
+            .iter()
+            .map(|key| match key {
+                Frame::Bulk(bytes) => String::from_utf8(bytes.to_vec()).unwrap(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        (String::from_utf8(cursor.to_vec()).unwrap(), keys)
+    }
+
+    #[test]
+    fn scan_returns_every_key_once_in_pages_and_match_filters_them() {
+        let (_dir, store) = store();
+        for index in 0..25 {
+            run(&store, &["SET", &format!("user:{index:02}"), "v"]);
+            run(&store, &["SET", &format!("item:{index:02}"), "v"]);
+        }
+        let (mut seen, mut cursor, mut calls) = (Vec::new(), "0".to_owned(), 0);
+        loop {
+            let (next, keys) =
+                scan_page(&store, &["SCAN", &cursor, "MATCH", "user:*", "COUNT", "7"]);
+            assert!(keys.len() <= 7);
+            seen.extend(keys);
+            calls += 1;
+            if next == "0" {
+                break;
+            }
+            cursor = next;
+        }
+        seen.sort();
+        let expected: Vec<String> = (0..25).map(|index| format!("user:{index:02}")).collect();
+        assert_eq!(seen, expected);
+        assert_eq!(calls, 8, "50 keys, 7 per call");
+        let (_, none) = scan_page(&store, &["SCAN", "0", "TYPE", "hash", "COUNT", "100"]);
+        assert!(none.is_empty(), "every key is a string");
+        assert_eq!(run(&store, &["SCAN", "12345"]), Frame::Error("ERR invalid cursor".into()));
+        assert_eq!(run(&store, &["SCAN", "x"]), Frame::Error("ERR invalid cursor".into()));
+        assert_eq!(run(&store, &["SCAN", "0", "COUNT", "0"]), syntax_error());
+    }
+
+    #[test]
+    fn keys_dbsize_and_flushdb_cover_the_whole_keyspace() {
+        let (_dir, store) = store();
+        run(&store, &["MSET", "a1", "v", "a2", "v", "b1", "v"]);
+        assert_eq!(
+            run(&store, &["KEYS", "a?"]),
+            Frame::Array(vec![Frame::bulk("a1"), Frame::bulk("a2")])
+        );
+        assert_eq!(
+            run(&store, &["KEYS", "[ab]1"]),
+            Frame::Array(vec![Frame::bulk("a1"), Frame::bulk("b1")])
+        );
+        assert_eq!(run(&store, &["DBSIZE"]), Frame::Integer(3));
+        assert_eq!(run(&store, &["FLUSHDB", "ASYNC"]), Frame::ok());
+        assert_eq!(run(&store, &["DBSIZE"]), Frame::Integer(0));
+        assert_eq!(run(&store, &["FLUSHALL", "LATER"]), syntax_error());
+    }
+
+    #[test]
+    fn hello_switches_the_session_to_resp3_and_describes_the_server() {
+        let (_dir, store) = store();
+        let mut session = Session::new(7);
+        let reply = Command::from_frame(request(&["HELLO", "3", "SETNAME", "app"]))
+            .apply(&store, &mut session);
+        assert_eq!(session.protocol, crate::frame::Protocol::Resp3);
+        assert_eq!(session.name.as_deref(), Some(&b"app"[..]));
+        let Frame::Map(pairs) = reply else { panic!("HELLO replies a map") };
+        assert!(pairs.contains(&(Frame::bulk("proto"), Frame::Integer(3))));
+        assert!(pairs.contains(&(Frame::bulk("id"), Frame::Integer(7))));
+        let unsupported = Command::from_frame(request(&["HELLO", "4"])).apply(&store, &mut session);
+        assert_eq!(unsupported, Frame::Error("NOPROTO unsupported protocol version".into()));
+        assert_eq!(
+            session.protocol,
+            crate::frame::Protocol::Resp3,
+            "a refused HELLO changes nothing"
+        );
+        let wrong_user = Command::from_frame(request(&["HELLO", "2", "AUTH", "admin", "pw"]))
+            .apply(&store, &mut session);
+        assert!(matches!(wrong_user, Frame::Error(text) if text.starts_with("WRONGPASS")));
+        Command::from_frame(request(&["HELLO", "2", "AUTH", "default", "pw"]))
+            .apply(&store, &mut session);
+        assert_eq!(session.protocol, crate::frame::Protocol::Resp2);
+    }
+
+    #[test]
+    fn client_select_config_and_info_answer_what_client_libraries_ask() {
+        let (_dir, store) = store();
+        let mut session = Session::new(42);
+        let mut call =
+            |words: &[&str]| Command::from_frame(request(words)).apply(&store, &mut session);
+        assert_eq!(call(&["CLIENT", "ID"]), Frame::Integer(42));
+        assert_eq!(call(&["CLIENT", "GETNAME"]), Frame::Null);
+        assert_eq!(call(&["CLIENT", "SETNAME", "worker-1"]), Frame::ok());
+        assert_eq!(call(&["CLIENT", "GETNAME"]), Frame::bulk("worker-1"));
+        assert!(matches!(call(&["CLIENT", "SETNAME", "has space"]), Frame::Error(_)));
+        assert_eq!(call(&["CLIENT", "SETINFO", "LIB-NAME", "redis-py"]), Frame::ok());
+        assert!(
+            matches!(call(&["CLIENT", "KILL"]), Frame::Error(text) if text.contains("unknown subcommand"))
+        );
+        assert_eq!(call(&["SELECT", "0"]), Frame::ok());
+        assert_eq!(call(&["SELECT", "1"]), Frame::Error("ERR DB index is out of range".into()));
+        let config = call(&["CONFIG", "GET", "append*"]);
+        let expected = Frame::Map(vec![
+            (Frame::bulk("appendonly"), Frame::bulk("yes")),
+            (Frame::bulk("appendfsync"), Frame::bulk("no")),
+        ]);
+        assert_eq!(config, expected);
+        call(&["SET", "k", "v"]);
+        let Frame::Bulk(info) = call(&["INFO"]) else { panic!("INFO replies a bulk string") };
+        let info = String::from_utf8(info.to_vec()).unwrap();
+        assert!(info.contains("redis_version:7.2.0\r\n"), "{info}");
+        assert!(info.contains("# Keyspace\r\ndb0:keys=1\r\n"), "{info}");
+        let Frame::Bulk(only) = call(&["INFO", "clients"]) else { panic!() };
+        assert!(only.starts_with(b"# Clients\r\n") && !only.windows(8).any(|w| w == b"# Server"));
     }
 }

@@ -1,8 +1,8 @@
-//! `SET key value [NX|XX] [GET] [EX seconds|PX milliseconds]`.
+//! `SET key value [NX|XX] [GET] [EX seconds|PX milliseconds|EXAT unix-seconds|PXAT
+//! unix-milliseconds|KEEPTTL]`.
 //!
 //! Replies `+OK`, or null when `NX`/`XX` refused; with `GET`, the previous value (or
-//! null) instead. `EXAT`, `PXAT` and `KEEPTTL` are refused: the engine cannot report a
-//! key's current expiry, which `KEEPTTL` needs.
+//! null) instead. Without an expiry option the key loses any TTL it had, as in Redis.
 
 use std::time::Duration;
 
@@ -10,7 +10,7 @@ use blueprint_lsm::{MAX_KEY_BYTES, MAX_VALUE_BYTES};
 use bytes::Bytes;
 
 use super::{syntax_error, wrong_arity};
-use crate::db::{SetCondition, Store, parse_integer};
+use crate::db::{Expiration, SetCondition, Store, parse_integer};
 use crate::error::KvError;
 use crate::frame::Frame;
 
@@ -19,7 +19,7 @@ use crate::frame::Frame;
 pub struct Set {
     key: Bytes,
     value: Bytes,
-    ttl: Option<Duration>,
+    expiration: Expiration,
     condition: SetCondition,
     get: bool,
 }
@@ -30,7 +30,7 @@ impl Set {
         let mut set = Set {
             key: key.clone(),
             value: value.clone(),
-            ttl: None,
+            expiration: Expiration::Clear,
             condition: SetCondition::Always,
             get: false,
         };
@@ -45,9 +45,17 @@ impl Set {
                     set.condition = SetCondition::IfPresent
                 }
                 "GET" => set.get = true,
-                "EX" | "PX" if set.ttl.is_none() => {
+                "EX" | "PX" | "EXAT" | "PXAT" if set.expiration == Expiration::Clear => {
                     let amount = options.next().ok_or_else(syntax_error)?;
-                    set.ttl = Some(ttl(amount, option == "EX")?);
+                    let millis = positive_millis(amount, option.starts_with("EX"))?;
+                    set.expiration = if option.ends_with("AT") {
+                        Expiration::AtMs(millis)
+                    } else {
+                        Expiration::After(Duration::from_millis(millis))
+                    };
+                }
+                "KEEPTTL" if set.expiration == Expiration::Clear => {
+                    set.expiration = Expiration::Keep;
                 }
                 _ => return Err(syntax_error()),
             }
@@ -58,13 +66,16 @@ impl Set {
     /// The key and value of a plain `SET key value` (no options) whose sizes the engine
     /// accepts: such writes may share one engine batch with their neighbours.
     pub(crate) fn plain_pair(&self) -> Option<(&[u8], &[u8])> {
-        let plain = self.ttl.is_none() && self.condition == SetCondition::Always && !self.get;
+        let plain = self.expiration == Expiration::Clear
+            && self.condition == SetCondition::Always
+            && !self.get;
         let fits = self.key.len() <= MAX_KEY_BYTES && self.value.len() <= MAX_VALUE_BYTES;
         (plain && fits).then_some((self.key.as_ref(), self.value.as_ref()))
     }
 
     pub(crate) fn apply(self, store: &Store) -> Result<Frame, KvError> {
-        let outcome = store.set(&self.key, &self.value, self.ttl, self.condition, self.get)?;
+        let outcome =
+            store.set(&self.key, &self.value, self.expiration, self.condition, self.get)?;
         Ok(match (self.get, outcome.written) {
             (true, _) => outcome.previous.map_or(Frame::Null, Frame::bulk),
             (false, true) => Frame::ok(),
@@ -73,11 +84,11 @@ impl Set {
     }
 }
 
-fn ttl(amount: &[u8], seconds: bool) -> Result<Duration, Frame> {
+/// A positive amount of seconds or milliseconds, in milliseconds.
+fn positive_millis(amount: &[u8], seconds: bool) -> Result<u64, Frame> {
     let amount =
         parse_integer(amount).ok_or_else(|| Frame::error(KvError::NotAnInteger.resp_message()))?;
     let invalid = || Frame::error("ERR invalid expire time in 'set' command");
     let amount = u64::try_from(amount).ok().filter(|&amount| amount > 0).ok_or_else(invalid)?;
-    let millis = if seconds { amount.checked_mul(1000).ok_or_else(invalid)? } else { amount };
-    Ok(Duration::from_millis(millis))
+    if seconds { amount.checked_mul(1000).ok_or_else(invalid) } else { Ok(amount) }
 }
