@@ -6,7 +6,7 @@
 //! last line, which the reader counts as malformed and skips.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::LogError;
@@ -73,11 +73,41 @@ pub struct ReadStats {
     pub malformed: u64,
 }
 
-/// Reads the log at `path`, calling `each` for every well-formed record.
-pub fn read(path: &Path, mut each: impl FnMut(LogRecord)) -> Result<ReadStats, LogError> {
-    let file = File::open(path).map_err(|source| LogError::Io { path: path.to_owned(), source })?;
+/// Reads the log at `path`, calling `each` for every well-formed record. A last line
+/// without its newline (torn by a crash) counts as malformed.
+pub fn read(path: &Path, each: impl FnMut(LogRecord)) -> Result<ReadStats, LogError> {
+    read_lines(path, 0, Tail::Malformed, each).map(|(stats, _)| stats)
+}
+
+/// Reads the log from byte `offset` on (where the previous call stopped), for incremental
+/// updates; returns the offset to resume from. A last line without its newline may still
+/// be being written, so it is left for the next call rather than counted.
+pub fn read_from(
+    path: &Path,
+    offset: u64,
+    each: impl FnMut(LogRecord),
+) -> Result<(ReadStats, u64), LogError> {
+    read_lines(path, offset, Tail::Leave, each)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tail {
+    Malformed,
+    Leave,
+}
+
+fn read_lines(
+    path: &Path,
+    offset: u64,
+    tail: Tail,
+    mut each: impl FnMut(LogRecord),
+) -> Result<(ReadStats, u64), LogError> {
+    let io = |source| LogError::Io { path: path.to_owned(), source };
+    let mut file = File::open(path).map_err(io)?;
+    file.seek(SeekFrom::Start(offset)).map_err(io)?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut stats = ReadStats::default();
+    let mut position = offset;
     let mut line = Vec::with_capacity(256);
     loop {
         line.clear();
@@ -85,18 +115,26 @@ pub fn read(path: &Path, mut each: impl FnMut(LogRecord)) -> Result<ReadStats, L
             .by_ref()
             .take(MAX_LINE_BYTES as u64 + 1)
             .read_until(b'\n', &mut line)
-            .map_err(|source| LogError::Io { path: path.to_owned(), source })?;
+            .map_err(io)?;
         if read == 0 {
-            return Ok(stats);
+            return Ok((stats, position));
         }
-        stats.lines += 1;
         let complete = line.last() == Some(&b'\n');
         if !complete && line.len() > MAX_LINE_BYTES {
-            stats.malformed += 1;
-            skip_rest_of_line(&mut reader)
-                .map_err(|source| LogError::Io { path: path.to_owned(), source })?;
-            continue;
+            let skipped = skip_rest_of_line(&mut reader).map_err(io)?;
+            if skipped.ended_line || tail == Tail::Malformed {
+                stats.lines += 1;
+                stats.malformed += 1;
+                position += (read + skipped.bytes) as u64;
+                continue;
+            }
+            return Ok((stats, position));
         }
+        if !complete && tail == Tail::Leave {
+            return Ok((stats, position));
+        }
+        stats.lines += 1;
+        position += read as u64;
         match complete.then(|| parse_line(&line[..line.len() - 1])).flatten() {
             Some(record) => each(record),
             None => stats.malformed += 1,
@@ -104,18 +142,25 @@ pub fn read(path: &Path, mut each: impl FnMut(LogRecord)) -> Result<ReadStats, L
     }
 }
 
-fn skip_rest_of_line(reader: &mut impl BufRead) -> std::io::Result<()> {
+struct Skipped {
+    bytes: usize,
+    ended_line: bool,
+}
+
+fn skip_rest_of_line(reader: &mut impl BufRead) -> std::io::Result<Skipped> {
+    let mut bytes = 0;
     loop {
         let buffer = reader.fill_buf()?;
         if buffer.is_empty() {
-            return Ok(());
+            return Ok(Skipped { bytes, ended_line: false });
         }
         if let Some(newline) = buffer.iter().position(|byte| *byte == b'\n') {
             reader.consume(newline + 1);
-            return Ok(());
+            return Ok(Skipped { bytes: bytes + newline + 1, ended_line: true });
         }
         let len = buffer.len();
         reader.consume(len);
+        bytes += len;
     }
 }
 
@@ -149,6 +194,22 @@ mod tests {
             seen,
             vec![(1, "Café".into()), (2, "東京 タワー".into()), (3, "pizza 🍕".into())]
         );
+    }
+
+    #[test]
+    fn incremental_reads_resume_where_they_stopped_and_wait_for_a_torn_line() {
+        let folder = tempfile::tempdir().expect("temporary folder");
+        let path = folder.path().join("queries.log");
+        std::fs::write(&path, "1\ta\n2\tb\n3\tpart").expect("written");
+        let mut seen = Vec::new();
+        let (stats, offset) =
+            read_from(&path, 0, |record| seen.push(record.unix_ms)).expect("read");
+        assert_eq!((seen.clone(), stats.lines, offset), (vec![1, 2], 2, 8));
+        let mut file = OpenOptions::new().append(true).open(&path).expect("opened");
+        file.write_all(b"ial\n4\td\n").expect("appended");
+        let (stats, offset) =
+            read_from(&path, offset, |record| seen.push(record.unix_ms)).expect("read");
+        assert_eq!((seen, stats.lines, offset), (vec![1, 2, 3, 4], 2, 22));
     }
 
     #[test]

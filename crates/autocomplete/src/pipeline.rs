@@ -6,10 +6,12 @@
 //! - [`Scores`] turns closed intervals into weights, incrementally: [`Ranking::Total`]
 //!   sums them (the book's weekly rebuild), [`Ranking::Trending`] decays older intervals
 //!   exponentially (book 13.4), in O(distinct queries) per interval, not per history.
-//! - [`build_trie`] freezes scores into a [`Trie`], dropping what the blocklist blocks, so
-//!   a removed term is gone from the trie itself at the next rebuild.
-//! - [`rebuild_from_log`] runs the three over a log file; the caller runs it on a worker
-//!   thread and hands the result to [`crate::cache::TrieCache::replace`].
+//! - [`Scores::build_trie`] freezes scores into a [`Trie`], dropping what the blocklist
+//!   blocks, so a removed term is gone from the trie itself at the next rebuild.
+//! - [`rebuild_from_log`] runs the three over a whole log file (the weekly rebuild);
+//!   [`IncrementalPipeline`] reads only what was appended since its last poll and folds
+//!   in each interval as it closes (trending). Either runs on a worker thread and hands
+//!   its trie to [`crate::cache::TrieCache::replace`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -147,9 +149,10 @@ impl Scores {
         Scores { ranking, scores: HashMap::new(), last_interval: None }
     }
 
-    /// Folds in the table of `interval`. Intervals must come in increasing order; a table
-    /// for an interval at or before the last applied is merged as if it were the last.
-    pub fn apply(&mut self, interval: u64, table: &FrequencyTable) {
+    /// Folds in the table of `interval` (consumed: its keys move in, not copied).
+    /// Intervals must come in increasing order; a table for an interval at or before the
+    /// last applied is merged as if it were the last.
+    pub fn apply(&mut self, interval: u64, table: FrequencyTable) {
         if let (Ranking::Trending { half_life_intervals }, Some(last)) =
             (self.ranking, self.last_interval)
             && interval > last
@@ -162,16 +165,18 @@ impl Scores {
             });
         }
         self.last_interval = Some(self.last_interval.map_or(interval, |last| last.max(interval)));
-        for (key, stats) in &table.counts {
-            let display = stats.display(key);
-            let display = (display != &**key).then(|| Box::<str>::from(display));
-            match self.scores.get_mut(key) {
+        self.scores
+            .reserve(table.counts.len().saturating_sub(self.scores.capacity() - self.scores.len()));
+        for (key, stats) in table.counts {
+            let display = stats.display(&key);
+            let display = (display != &*key).then(|| Box::<str>::from(display));
+            match self.scores.get_mut(&key) {
                 Some(scored) => {
                     scored.score += stats.count as f64;
                     scored.display = display;
                 }
                 None => {
-                    self.scores.insert(key.clone(), Scored { score: stats.count as f64, display });
+                    self.scores.insert(key, Scored { score: stats.count as f64, display });
                 }
             }
         }
@@ -200,19 +205,95 @@ impl Scores {
     }
 }
 
-/// Freezes `scores` into a trie, leaving out every query `blocklist` blocks.
-pub fn build_trie(
-    scores: &Scores,
-    blocklist: &Blocklist,
-    config: &AutocompleteConfig,
-) -> Result<Trie, BuildError> {
-    let mut builder = TrieBuilder::new(config.cached_k, config.max_prefix_chars)?;
-    for (key, display, weight) in scores.iter() {
-        if weight > 0 && !blocklist.blocks(key) {
-            builder.push_normalized(key, display, weight)?;
-        }
+impl Scores {
+    /// Builds a trie of the current scores, leaving out every query `blocklist` blocks;
+    /// the scores stay, to be advanced by the next interval (trending mode).
+    pub fn build_trie(
+        &self,
+        blocklist: &Blocklist,
+        config: &AutocompleteConfig,
+    ) -> Result<Trie, BuildError> {
+        self.builder(blocklist, config).map(TrieBuilder::build)
     }
-    Ok(builder.build())
+
+    /// Like [`Scores::build_trie`], but drops the scores once copied into the builder and
+    /// before the trie is laid out, so the two largest structures are never held at once.
+    pub fn into_trie(
+        self,
+        blocklist: &Blocklist,
+        config: &AutocompleteConfig,
+    ) -> Result<Trie, BuildError> {
+        let builder = self.builder(blocklist, config)?;
+        drop(self);
+        Ok(builder.build())
+    }
+
+    fn builder(
+        &self,
+        blocklist: &Blocklist,
+        config: &AutocompleteConfig,
+    ) -> Result<TrieBuilder, BuildError> {
+        let mut builder = TrieBuilder::new(config.cached_k, config.max_prefix_chars)?;
+        for (key, display, weight) in self.iter() {
+            if weight > 0 && !blocklist.blocks(key) {
+                builder.push_normalized(key, display, weight)?;
+            }
+        }
+        Ok(builder)
+    }
+}
+
+/// The incremental pipeline (trending mode, book 13.4): remembers where it stopped in the
+/// log, aggregates only the new lines, and folds each interval into the scores once it
+/// has closed, instead of re-reading the whole history for every rebuild.
+#[derive(Debug)]
+pub struct IncrementalPipeline {
+    config: AutocompleteConfig,
+    offset: u64,
+    open: Aggregator,
+    scores: Scores,
+}
+
+impl IncrementalPipeline {
+    /// A pipeline at the start of the log, with no scores.
+    pub fn new(config: AutocompleteConfig) -> IncrementalPipeline {
+        let open = Aggregator::new(config.interval_ms);
+        let scores = Scores::new(config.ranking);
+        IncrementalPipeline { config, offset: 0, open, scores }
+    }
+
+    /// The current scores.
+    pub fn scores(&self) -> &Scores {
+        &self.scores
+    }
+
+    /// Reads what was appended to the log at `path` since the last call and applies every
+    /// interval that closed before `now_ms`. Returns a new trie if any interval was
+    /// applied, `None` if nothing changed (the cache keeps its trie).
+    pub fn poll(
+        &mut self,
+        path: &Path,
+        now_ms: u64,
+        blocklist: &Blocklist,
+    ) -> Result<Option<Trie>, RebuildError> {
+        let open = &mut self.open;
+        let (_, offset) = log::read_from(path, self.offset, |record| open.add(&record))?;
+        self.offset = offset;
+        let current = now_ms / self.config.interval_ms.max(1);
+        let mut applied = false;
+        while let Some(entry) = self.open.intervals.first_entry() {
+            if *entry.key() >= current {
+                break;
+            }
+            let (interval, table) = entry.remove_entry();
+            self.scores.apply(interval, table);
+            applied = true;
+        }
+        if !applied {
+            return Ok(None);
+        }
+        Ok(Some(self.scores.build_trie(blocklist, &self.config)?))
+    }
 }
 
 /// What a rebuild read and made.
@@ -254,9 +335,9 @@ pub fn rebuild_from_log(
     let interval_count = intervals.len();
     let mut scores = Scores::new(config.ranking);
     for (interval, table) in intervals {
-        scores.apply(interval, &table);
+        scores.apply(interval, table);
     }
-    let trie = build_trie(&scores, blocklist, config)?;
+    let trie = scores.into_trie(blocklist, config)?;
     let queries = trie.len();
     Ok((trie, RebuildStats { read, intervals: interval_count, dropped, queries }))
 }
@@ -306,8 +387,8 @@ mod tests {
     #[test]
     fn total_ranking_sums_intervals() {
         let mut scores = Scores::new(Ranking::Total);
-        scores.apply(0, &table(&[("old", 10)]));
-        scores.apply(5, &table(&[("old", 1), ("new", 4)]));
+        scores.apply(0, table(&[("old", 10)]));
+        scores.apply(5, table(&[("old", 1), ("new", 4)]));
         assert_eq!(scores.weight("old"), Some(11));
         assert_eq!(scores.weight("new"), Some(4));
     }
@@ -315,13 +396,13 @@ mod tests {
     #[test]
     fn trending_ranking_lets_a_recent_burst_overtake_an_old_favourite() {
         let mut scores = Scores::new(Ranking::Trending { half_life_intervals: 1.0 });
-        scores.apply(0, &table(&[("old favourite", 100)]));
-        scores.apply(1, &table(&[("old favourite", 10)]));
-        scores.apply(3, &table(&[("burst", 30)]));
+        scores.apply(0, table(&[("old favourite", 100)]));
+        scores.apply(1, table(&[("old favourite", 10)]));
+        scores.apply(3, table(&[("burst", 30)]));
         // old: (100 / 2 + 10) / 4 = 15; burst: 30.
         assert_eq!(scores.weight("old favourite"), Some(15));
         assert_eq!(scores.weight("burst"), Some(30));
-        scores.apply(20, &table(&[]));
+        scores.apply(20, table(&[]));
         assert_eq!(scores.weight("old favourite"), None, "decayed below the floor and forgotten");
     }
 
@@ -334,7 +415,7 @@ mod tests {
         ];
         let mut incremental = Scores::new(Ranking::Trending { half_life_intervals: 2.0 });
         for (interval, table) in &intervals {
-            incremental.apply(*interval, table);
+            incremental.apply(*interval, table.clone());
         }
         for key in ["a", "b", "c"] {
             let expected: f64 = intervals
@@ -346,6 +427,41 @@ mod tests {
                 .sum();
             assert_eq!(incremental.weight(key), Some(expected.round() as u64), "{key}");
         }
+    }
+
+    #[test]
+    fn the_incremental_pipeline_surfaces_a_trending_query_when_its_interval_closes() {
+        let folder = tempfile::tempdir().expect("temporary folder");
+        let path = folder.path().join("queries.log");
+        let config = AutocompleteConfig {
+            interval_ms: 100,
+            ranking: Ranking::Trending { half_life_intervals: 1.0 },
+            ..AutocompleteConfig::default()
+        };
+        let mut pipeline = IncrementalPipeline::new(config);
+        let mut lines = String::new();
+        for ms in 0..40 {
+            lines.push_str(&format!("{ms}\tworld cup\n"));
+        }
+        std::fs::write(&path, &lines).expect("written");
+        let none = Blocklist::default();
+        assert!(
+            pipeline.poll(&path, 50, &none).expect("polled").is_none(),
+            "interval 0 still open"
+        );
+        let trie = pipeline.poll(&path, 150, &none).expect("polled").expect("interval 0 closed");
+        assert_eq!(trie.top_k("w", 1)[0].query, "world cup");
+
+        let mut writer = crate::log::QueryLogWriter::open(&path).expect("opened");
+        for ms in 300..330 {
+            writer.append(ms, &Query::parse("world news").expect("query")).expect("appended");
+        }
+        writer.flush().expect("flushed");
+        let trie = pipeline.poll(&path, 450, &none).expect("polled").expect("interval 3 closed");
+        // world cup: 40 decayed over 3 half-lives = 5; world news: 30.
+        let ranked: Vec<(String, u64)> =
+            trie.top_k("w", 2).into_iter().map(|s| (s.query, s.weight)).collect();
+        assert_eq!(ranked, vec![("world news".to_owned(), 30), ("world cup".to_owned(), 5)]);
     }
 
     #[test]

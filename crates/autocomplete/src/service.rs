@@ -44,9 +44,8 @@ pub enum RecordError {
 }
 
 impl Autocomplete {
-    /// A service over `trie` with `blocklist`, logging nowhere. `config.max_k` and
-    /// `config.default_k` are clamped to what the trie caches, so a request never asks
-    /// for more than a node holds.
+    /// A service over `trie` with `blocklist`, logging nowhere. Requests may ask for up
+    /// to `config.max_k` suggestions, clamped to `config.cached_k` (a node holds no more).
     pub fn new(config: AutocompleteConfig, trie: Trie, blocklist: Blocklist) -> Autocomplete {
         Autocomplete {
             config,
@@ -83,7 +82,7 @@ impl Autocomplete {
         raw_prefix: &str,
         k: Option<usize>,
     ) -> Result<Vec<Suggestion>, SuggestError> {
-        let max_k = self.config.max_k.clamp(1, MAX_K);
+        let max_k = self.config.max_k.min(self.config.cached_k).clamp(1, MAX_K);
         let k = k.unwrap_or(self.config.default_k.clamp(1, max_k));
         if k == 0 || k > max_k {
             return Err(SuggestError::InvalidK { k, max: max_k });

@@ -500,7 +500,9 @@ impl Trie {
         while index < self.node_lo.len() {
             let (lo, hi) = (self.node_lo[index] as usize, node_hi[index] as usize);
             self.node_first_child.push(self.node_lo.len() as u32);
-            let cap = self.depth_cap(lo);
+            // The depth limit is read off the last key: the first may be a short query
+            // ending right here, and the limit is about where longer ones stop.
+            let cap = self.depth_cap(hi - 1);
             let depth = self.subtree_depth(lo, hi, usize::from(label_start[index])).min(cap);
             node_depth.push(depth as u16);
             if depth < cap {
@@ -885,6 +887,13 @@ mod tests {
             let trie = build(&borrowed, cached_k, max_prefix_chars);
             let mut all_prefixes = prefixes.clone();
             all_prefixes.extend(entries.iter().map(|(text, _)| text.chars().take(3).collect::<String>()));
+            // Shape: every query within the depth limit has a node of its own, so lookups
+            // take the cached path and never the scan past the limit.
+            for (key, _, _) in trie.entries() {
+                if key.chars().count() <= max_prefix_chars {
+                    prop_assert!(trie.locate(key.as_bytes()).is_some_and(|at| at.node.is_some()), "{:?}", key);
+                }
+            }
             for raw in all_prefixes {
                 let Ok(prefix) = Prefix::parse(&raw, 60) else { continue };
                 for k in [1, cached_k, MAX_K] {
