@@ -393,6 +393,25 @@ async fn with_key(
 }
 
 #[tokio::test]
+async fn with_analytics_off_only_click_limited_links_count() {
+    let app = app(&Backends::default(), json!({"record_clicks": false})).await;
+    let open = shorten_ok(&app, json!({"longUrl": "https://example.com/open"})).await;
+    let limited =
+        shorten_ok(&app, json!({"longUrl": "https://example.com/l", "maxClicks": 3})).await;
+    for body in [&open, &limited] {
+        assert_eq!(visit(&app, body["code"].as_str().unwrap()).await.0, 301);
+    }
+    let clicks = |body: &Value| format!("/api/v1/links/{}/stats", body["code"].as_str().unwrap());
+    let (_, stats) = app.get_json(&clicks(&open)).await;
+    assert_eq!(
+        (stats["link"]["clicks"].as_i64(), stats["daily"].as_array().map(Vec::len)),
+        (Some(0), Some(0))
+    );
+    let (_, stats) = app.get_json(&clicks(&limited)).await;
+    assert_eq!(stats["link"]["clicks"], 1, "the limit is still enforced");
+}
+
+#[tokio::test]
 async fn api_keys_are_created_listed_revoked_and_manage_their_own_links() {
     use reqwest::Method;
     for backends in backends() {

@@ -21,7 +21,7 @@ pub const MAX_BATCH_CLICKS: usize = 100_000;
 /// A batch is written at least this often while clicks arrive: long enough that a hot
 /// link's clicks become one row update, short enough that stats read stale by at most
 /// this much (and a stats request flushes first anyway).
-pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+pub const FLUSH_INTERVAL: Duration = Duration::from_secs(2);
 /// Attempts to write one batch before its clicks are dropped (and logged).
 pub const MAX_WRITE_ATTEMPTS: u32 = 3;
 /// Longest a stored header value is kept before classification (a bound on queue memory).

@@ -50,6 +50,10 @@ pub struct ShortenerConfig {
     pub datacenter: u64,
     /// Clicks the analytics queue holds before redirects wait for the worker.
     pub click_queue_len: usize,
+    /// Record click analytics (count, per day, referrer host, user-agent family). Off:
+    /// redirects do no analytics work at all; only click-limited links still count their
+    /// clicks (they must, to enforce the limit).
+    pub record_clicks: bool,
 }
 
 impl Default for ShortenerConfig {
@@ -69,6 +73,7 @@ impl Default for ShortenerConfig {
             shorten_per_minute_per_key: 6_000,
             datacenter: 0,
             click_queue_len: crate::analytics::DEFAULT_QUEUE_LEN,
+            record_clicks: true,
         }
     }
 }

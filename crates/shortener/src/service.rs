@@ -405,8 +405,10 @@ impl Service {
                 reason: GoneReason::ClickLimitReached,
             });
         }
-        let click = Click::new(code.as_str(), now_ms, referer, user_agent, !count_first);
-        self.analytics.record(click).await;
+        if self.settings.config.record_clicks {
+            let click = Click::new(code.as_str(), now_ms, referer, user_agent, !count_first);
+            self.analytics.record(click).await;
+        }
         metrics::counter!("shortener_redirects_total").increment(1);
         Ok(Resolved {
             cache_control: cache_control(&view, self.settings.config.redirect_max_age_s, now_ms),
