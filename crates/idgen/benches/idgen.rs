@@ -127,6 +127,55 @@ fn segment_allocation(c: &mut Criterion) {
     });
 }
 
+/// `next_id` against ferroid's `poll_id` in alternating rounds, so that load from other
+/// processes on this shared machine hits both alike; prints the median of the per-round
+/// ratios (criterion's separate runs of each drift by ±30% here).
+fn interleaved_next_id_report() {
+    const ROUNDS: usize = 21;
+    const IDS_PER_ROUND: u64 = 2_000_000;
+    let ours = Snowflake::new(&SnowflakeConfig::default(), CountingClock::default()).unwrap();
+    let theirs: AtomicSnowflakeGenerator<SnowflakeTwitterId, _> =
+        AtomicSnowflakeGenerator::new(0, FerroidCounting(CountingClock::default()));
+    let time = |run: &dyn Fn()| {
+        let started = Instant::now();
+        run();
+        started.elapsed().as_secs_f64() * 1e9 / IDS_PER_ROUND as f64
+    };
+    let run_ours = || {
+        for _ in 0..IDS_PER_ROUND {
+            black_box(ours.next_id().unwrap());
+        }
+    };
+    let run_theirs = || {
+        for _ in 0..IDS_PER_ROUND {
+            loop {
+                if let Poll::Ready { id } = theirs.poll_id() {
+                    black_box(id);
+                    break;
+                }
+            }
+        }
+    };
+    let mut rounds: Vec<(f64, f64)> = (0..ROUNDS)
+        .map(|round| {
+            // Alternate which goes first, so neither always runs on a warmer core.
+            if round % 2 == 0 {
+                let ours_ns = time(&run_ours);
+                (ours_ns, time(&run_theirs))
+            } else {
+                let theirs_ns = time(&run_theirs);
+                (time(&run_ours), theirs_ns)
+            }
+        })
+        .collect();
+    rounds.sort_by(|a, b| (a.0 / a.1).total_cmp(&(b.0 / b.1)));
+    let (ours_ns, theirs_ns) = rounds[ROUNDS / 2];
+    println!(
+        "next_id interleaved ({ROUNDS} rounds of {IDS_PER_ROUND}): median round ours {ours_ns:.2} ns, ferroid {theirs_ns:.2} ns, ratio {:.3}",
+        ours_ns / theirs_ns
+    );
+}
+
 /// Sustained Snowflake IDs/s on the real clock, one worker, one thread.
 fn sustained_rate_report() {
     const SECONDS: u64 = 2;
@@ -194,6 +243,7 @@ fn main() {
     // `cargo bench --no-run` never gets here; `cargo test --benches` passes `--test`-like
     // flags with no `--bench`, in which case skip the long reports.
     if std::env::args().any(|argument| argument == "--bench") {
+        interleaved_next_id_report();
         sustained_rate_report();
         segment_latency_report();
     }
