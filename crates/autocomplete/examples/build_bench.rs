@@ -21,9 +21,8 @@ use anyhow::{Context, bail};
 use blueprint_autocomplete::config::AutocompleteConfig;
 use blueprint_autocomplete::filter::Blocklist;
 use blueprint_autocomplete::generator::{GeneratorSpec, QueryLogGenerator, WordList};
-use blueprint_autocomplete::log;
 use blueprint_autocomplete::normalize::Prefix;
-use blueprint_autocomplete::pipeline::{Aggregator, Scores};
+use blueprint_autocomplete::pipeline::{self, Scores};
 use blueprint_autocomplete::snapshot;
 
 fn main() -> anyhow::Result<()> {
@@ -76,8 +75,8 @@ fn generate(lines: u64, distinct: usize, out: &Path) -> anyhow::Result<()> {
 fn build(log_path: &Path, snapshot_path: Option<PathBuf>) -> anyhow::Result<()> {
     let config = AutocompleteConfig::default();
     let started = Instant::now();
-    let mut aggregator = Aggregator::new(config.interval_ms);
-    let read = log::read(log_path, |record| aggregator.add(&record))?;
+    let (aggregator, read) =
+        pipeline::aggregate_log(log_path, config.interval_ms, config.aggregation_threads)?;
     let aggregated = started.elapsed();
     let mut scores = Scores::new(config.ranking);
     for (interval, table) in aggregator.into_intervals() {

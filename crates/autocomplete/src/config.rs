@@ -42,6 +42,9 @@ pub struct AutocompleteConfig {
     pub ranking: Ranking,
     /// `Cache-Control: private, max-age=N` on suggestion responses (book 13.3.3: 1 hour).
     pub cache_max_age_secs: u32,
+    /// Threads a rebuild reads and aggregates the log with (default 2: this machine's
+    /// cores; the serving path keeps running on them, so more would only contend).
+    pub aggregation_threads: usize,
 }
 
 impl Default for AutocompleteConfig {
@@ -54,6 +57,7 @@ impl Default for AutocompleteConfig {
             interval_ms: WEEK_MS,
             ranking: Ranking::Total,
             cache_max_age_secs: 3600,
+            aggregation_threads: 2,
         }
     }
 }

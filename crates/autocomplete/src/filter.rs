@@ -119,11 +119,7 @@ impl Blocklist {
         if self.phrases.iter().any(|phrase| contains_at_word_boundaries(key, phrase)) {
             return true;
         }
-        if self.globs.is_empty() {
-            return false;
-        }
-        let chars: Vec<char> = key.chars().collect();
-        self.globs.iter().any(|glob| glob_matches(glob, &chars))
+        self.globs.iter().any(|glob| glob_matches(glob, key))
     }
 }
 
@@ -135,21 +131,24 @@ fn contains_at_word_boundaries(text: &str, phrase: &str) -> bool {
     })
 }
 
-/// Wildcard match with one backtrack point: O(text × pattern) worst case, no recursion.
-fn glob_matches(pattern: &[char], text: &[char]) -> bool {
+/// Wildcard match with one backtrack point: O(text × pattern) worst case, no recursion,
+/// no allocation (the text is walked by byte offsets, a character at a time).
+fn glob_matches(pattern: &[char], text: &str) -> bool {
+    let next = |at: usize| text[at..].chars().next();
     let (mut p, mut t) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        if p < pattern.len() && (pattern[p] == '?' || pattern[p] == text[t]) {
+    while let Some(c) = next(t) {
+        if p < pattern.len() && (pattern[p] == '?' || pattern[p] == c) {
             p += 1;
-            t += 1;
+            t += c.len_utf8();
         } else if p < pattern.len() && pattern[p] == '*' {
             star = Some((p, t));
             p += 1;
         } else if let Some((star_p, star_t)) = star {
+            let skipped = next(star_t).map_or(1, char::len_utf8);
             p = star_p + 1;
-            t = star_t + 1;
-            star = Some((star_p, star_t + 1));
+            t = star_t + skipped;
+            star = Some((star_p, t));
         } else {
             return false;
         }
@@ -230,6 +229,29 @@ mod tests {
                 source: InputError::ControlCharacter { code_point: 7, position: 3 }
             })
         );
+    }
+
+    /// The obvious recursive definition, exponential but fine for short strings.
+    fn reference_glob(pattern: &[char], text: &[char]) -> bool {
+        match pattern.split_first() {
+            None => text.is_empty(),
+            Some(('*', rest)) => (0..=text.len()).any(|skip| reference_glob(rest, &text[skip..])),
+            Some((first, rest)) => text.split_first().is_some_and(|(c, tail)| {
+                (*first == '?' || first == c) && reference_glob(rest, tail)
+            }),
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn glob_matching_agrees_with_the_recursive_definition(
+            pattern in "[ab*?é]{0,6}",
+            text in "[abé]{0,8}",
+        ) {
+            let pattern: Vec<char> = pattern.chars().collect();
+            let chars: Vec<char> = text.chars().collect();
+            proptest::prop_assert_eq!(glob_matches(&pattern, &text), reference_glob(&pattern, &chars));
+        }
     }
 
     #[test]

@@ -75,8 +75,15 @@ pub struct ReadStats {
 
 /// Reads the log at `path`, calling `each` for every well-formed record. A last line
 /// without its newline (torn by a crash) counts as malformed.
-pub fn read(path: &Path, each: impl FnMut(LogRecord)) -> Result<ReadStats, LogError> {
-    read_lines(path, 0, Tail::Malformed, each).map(|(stats, _)| stats)
+pub fn read(path: &Path, mut each: impl FnMut(LogRecord)) -> Result<ReadStats, LogError> {
+    let each = |unix_ms, text: &str| match Query::parse(text) {
+        Ok(query) => {
+            each(LogRecord { unix_ms, query });
+            true
+        }
+        Err(_) => false,
+    };
+    scan(path, 0..u64::MAX, Tail::Malformed, each).map(|(stats, _)| stats)
 }
 
 /// Reads the log from byte `offset` on (where the previous call stopped), for incremental
@@ -85,31 +92,47 @@ pub fn read(path: &Path, each: impl FnMut(LogRecord)) -> Result<ReadStats, LogEr
 pub fn read_from(
     path: &Path,
     offset: u64,
-    each: impl FnMut(LogRecord),
+    mut each: impl FnMut(LogRecord),
 ) -> Result<(ReadStats, u64), LogError> {
-    read_lines(path, offset, Tail::Leave, each)
+    let each = |unix_ms, text: &str| match Query::parse(text) {
+        Ok(query) => {
+            each(LogRecord { unix_ms, query });
+            true
+        }
+        Err(_) => false,
+    };
+    scan(path, offset..u64::MAX, Tail::Leave, each)
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Tail {
+/// What to do with a last line that has no newline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tail {
+    /// Count it as malformed (a whole-log read: it was torn by a crash).
     Malformed,
+    /// Leave it for the next read (it may still be being written).
     Leave,
 }
 
-fn read_lines(
+/// The reader under [`read`] and [`read_from`]: hands `each` the timestamp and raw text
+/// of every line that starts in `range` (byte offsets, the start at a line start); `each`
+/// says whether the text was a valid query.
+pub(crate) fn scan(
     path: &Path,
-    offset: u64,
+    range: std::ops::Range<u64>,
     tail: Tail,
-    mut each: impl FnMut(LogRecord),
+    mut each: impl FnMut(u64, &str) -> bool,
 ) -> Result<(ReadStats, u64), LogError> {
     let io = |source| LogError::Io { path: path.to_owned(), source };
     let mut file = File::open(path).map_err(io)?;
-    file.seek(SeekFrom::Start(offset)).map_err(io)?;
+    file.seek(SeekFrom::Start(range.start)).map_err(io)?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut stats = ReadStats::default();
-    let mut position = offset;
+    let mut position = range.start;
     let mut line = Vec::with_capacity(256);
     loop {
+        if position >= range.end {
+            return Ok((stats, position));
+        }
         line.clear();
         let read = reader
             .by_ref()
@@ -135,9 +158,11 @@ fn read_lines(
         }
         stats.lines += 1;
         position += read as u64;
-        match complete.then(|| parse_line(&line[..line.len() - 1])).flatten() {
-            Some(record) => each(record),
-            None => stats.malformed += 1,
+        let accepted = complete
+            && split_line(&line[..line.len() - 1])
+                .is_some_and(|(unix_ms, text)| each(unix_ms, text));
+        if !accepted {
+            stats.malformed += 1;
         }
     }
 }
@@ -166,10 +191,41 @@ fn skip_rest_of_line(reader: &mut impl BufRead) -> std::io::Result<Skipped> {
 
 /// One line without its newline; `None` when malformed.
 pub fn parse_line(line: &[u8]) -> Option<LogRecord> {
+    let (unix_ms, text) = split_line(line)?;
+    Some(LogRecord { unix_ms, query: Query::parse(text).ok()? })
+}
+
+/// Offsets that cut the file at `path` into `parts` ranges of whole lines, for reading
+/// in parallel: each cut moves forward to just after a newline.
+pub(crate) fn split_points(path: &Path, parts: usize) -> Result<Vec<u64>, LogError> {
+    let io = |source| LogError::Io { path: path.to_owned(), source };
+    let mut file = File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    let mut points = vec![0];
+    for part in 1..parts.max(1) {
+        let guess = (len as u128 * part as u128 / parts as u128) as u64;
+        file.seek(SeekFrom::Start(guess)).map_err(io)?;
+        let mut reader = BufReader::new(&mut file);
+        let mut skipped = Vec::new();
+        let read = reader
+            .by_ref()
+            .take(MAX_LINE_BYTES as u64 * 4)
+            .read_until(b'\n', &mut skipped)
+            .map_err(io)?;
+        let point = (guess + read as u64).min(len);
+        if point > *points.last().unwrap_or(&0) {
+            points.push(point);
+        }
+    }
+    points.push(len);
+    Ok(points)
+}
+
+/// A line's timestamp and UTF-8 text, not yet normalised.
+fn split_line(line: &[u8]) -> Option<(u64, &str)> {
     let tab = line.iter().position(|byte| *byte == b'\t')?;
     let unix_ms = std::str::from_utf8(&line[..tab]).ok()?.parse().ok()?;
-    let query = Query::parse(std::str::from_utf8(&line[tab + 1..]).ok()?).ok()?;
-    Some(LogRecord { unix_ms, query })
+    Some((unix_ms, std::str::from_utf8(&line[tab + 1..]).ok()?))
 }
 
 #[cfg(test)]

@@ -78,17 +78,8 @@ impl Query {
     /// Normalises `raw` (trimmed, whitespace runs collapsed) and checks it is
     /// 1..=[`MAX_QUERY_CHARS`] characters.
     pub fn parse(raw: &str) -> Result<Query, InputError> {
-        let collapsed = collapse_whitespace(raw, MAX_QUERY_CHARS, Trailing::Trim)?;
-        let display = nfc(&collapsed).into_owned();
-        let key = fold(&display).into_owned();
-        let chars = key.chars().count().max(display.chars().count());
-        if key.is_empty() {
-            return Err(InputError::Empty);
-        }
-        if chars > MAX_QUERY_CHARS {
-            return Err(InputError::TooLong { chars, max: MAX_QUERY_CHARS });
-        }
-        Ok(Query { key, display })
+        let (display, key) = normalize_query(raw)?;
+        Ok(Query { key: key.into_owned(), display: display.into_owned() })
     }
 
     /// The matching key (NFC, case-folded).
@@ -100,6 +91,31 @@ impl Query {
     pub fn display(&self) -> &str {
         &self.display
     }
+}
+
+/// [`Query::parse`] without allocating when the text is already normal (the common
+/// case: lower-case ASCII with single spaces): (display, key).
+pub(crate) fn normalize_query(raw: &str) -> Result<(Cow<'_, str>, Cow<'_, str>), InputError> {
+    let collapsed = collapse_whitespace(raw, MAX_QUERY_CHARS, Trailing::Trim)?;
+    let display = match collapsed {
+        Cow::Borrowed(text) => nfc(text),
+        Cow::Owned(text) => Cow::Owned(nfc(&text).into_owned()),
+    };
+    let key = match &display {
+        Cow::Borrowed(text) => fold(text),
+        Cow::Owned(text) => Cow::Owned(fold(text).into_owned()),
+    };
+    if key.is_empty() {
+        return Err(InputError::Empty);
+    }
+    // A character is at least a byte, so short texts need no counting.
+    let fits =
+        |text: &str| text.len() <= MAX_QUERY_CHARS || text.chars().count() <= MAX_QUERY_CHARS;
+    if !fits(&key) || !fits(&display) {
+        let chars = key.chars().count().max(display.chars().count());
+        return Err(InputError::TooLong { chars, max: MAX_QUERY_CHARS });
+    }
+    Ok((display, key))
 }
 
 /// The matching key of already-collapsed text: NFC, full case folding, NFC again.
