@@ -7,6 +7,7 @@
 # Prints the load rate, the time from start to serving, requests/s with p50/p99, the
 # server's RSS, and checks that every redirect answered 301 and every shorten 201.
 # Usage: bench/shortener.sh [links] [seconds] [connections]   (defaults: 1000000 10 64)
+#        RECORD_CLICKS=false bench/shortener.sh ...   measures redirects without analytics.
 # Needs wrk (Debian package `wrk`), python3, and a release build (this script builds it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +37,7 @@ trap cleanup EXIT
 export BLUEPRINT_SERVER__DATA_DIR="$DATA" RUST_LOG=warn
 # Off for the benchmark: the rate limiter would answer most shortens with 429.
 export BLUEPRINT_SHORTENER__SHORTEN_PER_MINUTE_PER_IP=0 BLUEPRINT_SHORTENER__SHORTEN_PER_MINUTE_PER_KEY=0
+export BLUEPRINT_SHORTENER__RECORD_CLICKS="${RECORD_CLICKS:-true}"
 
 echo "== load: $LINKS links"
 START=$(date +%s.%N)
@@ -109,9 +111,9 @@ run() { # title script
     p99="$(echo "$out" | awk '$1 == "99%" {print $2}')"
     printf '%-10s %12.0f req/s   p50 %8s   p99 %8s   RSS %s\n' "$title" "$rps" "$p50" "$p99" "$(rss)"
 }
-echo "wrk -t1 -c$CONNECTIONS -d${SECONDS_PER_RUN}s, server on cpu $SERVER_CPU, wrk on cpu $CLIENT_CPU"
-# Warm the cache with one pass of the sampled paths' distribution, then measure.
-taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d2s -s "$DATA/redirects.lua" "http://127.0.0.1:$PORT" >/dev/null
+echo "wrk -t1 -c$CONNECTIONS -d${SECONDS_PER_RUN}s, server on cpu $SERVER_CPU, wrk on cpu $CLIENT_CPU, record_clicks=$BLUEPRINT_SHORTENER__RECORD_CLICKS"
+# Warm the cache (about one pass over the sampled paths), then measure the steady state.
+taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" -s "$DATA/redirects.lua" "http://127.0.0.1:$PORT" >/dev/null
 run redirects "$DATA/redirects.lua"
 run shorten "$DATA/shorten.lua"
 # wrk does not tell 301 from 200: spot-check that sampled codes answer 301.

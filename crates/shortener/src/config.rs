@@ -50,6 +50,10 @@ pub struct ShortenerConfig {
     pub datacenter: u64,
     /// Clicks the analytics queue holds before redirects wait for the worker.
     pub click_queue_len: usize,
+    /// How often the analytics worker writes its batch while clicks arrive, in ms. A
+    /// write costs per distinct link, not per click, so longer batches are cheaper; stats
+    /// requests flush first either way.
+    pub click_flush_ms: u64,
     /// Record click analytics (count, per day, referrer host, user-agent family). Off:
     /// redirects do no analytics work at all; only click-limited links still count their
     /// clicks (they must, to enforce the limit).
@@ -73,6 +77,7 @@ impl Default for ShortenerConfig {
             shorten_per_minute_per_key: 6_000,
             datacenter: 0,
             click_queue_len: crate::analytics::DEFAULT_QUEUE_LEN,
+            click_flush_ms: crate::analytics::DEFAULT_FLUSH_INTERVAL.as_millis() as u64,
             record_clicks: true,
         }
     }
@@ -82,6 +87,8 @@ impl Default for ShortenerConfig {
 pub const MAX_BLOOM_CAPACITY: u64 = 1_000_000_000;
 /// Longest click queue accepted.
 pub const MAX_CLICK_QUEUE_LEN: usize = 10_000_000;
+/// Longest interval between click writes (an hour: a crash loses at most that much).
+pub const MAX_CLICK_FLUSH_MS: u64 = 3_600_000;
 /// Longest predefined string.
 pub const MAX_SUFFIX_LEN: usize = 64;
 
@@ -156,6 +163,9 @@ impl ShortenerConfig {
         }
         if !(1..=MAX_CLICK_QUEUE_LEN).contains(&self.click_queue_len) {
             return Err(invalid("click_queue_len", format!("must be 1 to {MAX_CLICK_QUEUE_LEN}")));
+        }
+        if !(1..=MAX_CLICK_FLUSH_MS).contains(&self.click_flush_ms) {
+            return Err(invalid("click_flush_ms", format!("must be 1 to {MAX_CLICK_FLUSH_MS}")));
         }
         if self.cache_ttl_s == 0 {
             return Err(invalid("cache_ttl_s", "must be at least 1".into()));

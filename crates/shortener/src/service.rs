@@ -151,7 +151,11 @@ impl Service {
         reserved: Vec<&'static str>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let analytics = Analytics::start(Arc::clone(&store), settings.config.click_queue_len);
+        let analytics = Analytics::start(
+            Arc::clone(&store),
+            settings.config.click_queue_len,
+            Duration::from_millis(settings.config.click_flush_ms),
+        );
         let policy = UrlPolicy {
             max_len: settings.config.max_url_len,
             blocked_hosts: settings.blocked_hosts.clone(),

@@ -19,10 +19,14 @@ use blueprint_shortener::store::SqlStore;
 const SUFFIX: &str = "[bp]";
 
 async fn service(dir: &std::path::Path, hash: HashFn) -> Service {
+    service_with(dir, hash, ShortenerConfig::default()).await
+}
+
+async fn service_with(dir: &std::path::Path, hash: HashFn, config: ShortenerConfig) -> Service {
     let url = format!("sqlite://{}", dir.join("links.db").display());
     let sql = Sql::connect(&url, &SqlConfig::default()).await.unwrap();
     let store = SqlStore::open(sql).await.unwrap();
-    let config = ShortenerConfig { codes: CodeStrategy::Hash, ..ShortenerConfig::default() };
+    let config = ShortenerConfig { codes: CodeStrategy::Hash, ..config };
     let service = Service::new(
         Arc::new(store),
         Cache::Memory(MemoryCache::new(1 << 20)),
@@ -102,17 +106,17 @@ async fn when_every_attempt_collides_the_shorten_fails_naming_the_attempts() {
 #[tokio::test]
 async fn a_steady_trickle_of_clicks_is_written_every_interval_without_a_flush() {
     let dir = tempfile::tempdir().unwrap();
-    let service = service(dir.path(), blueprint_shortener::core::default_hash()).await;
+    let config = ShortenerConfig { click_flush_ms: 500, ..ShortenerConfig::default() };
+    let service = service_with(dir.path(), blueprint_shortener::core::default_hash(), config).await;
     let link =
         service.shorten(&request("https://a.example/"), &Caller::default(), None).await.unwrap();
     let code = link.link.code.to_string();
-    // A click every 100 ms for 1.5 intervals: a timer that restarted on every click
-    // would never fire, and nothing would be written until a flush.
-    let interval = blueprint_shortener::analytics::FLUSH_INTERVAL;
-    let clicks = (interval.as_millis() * 3 / 2 / 100) as usize;
+    // A click every 50 ms for 1.5 intervals of 500 ms: a timer that restarted on every
+    // click would never fire, and nothing would be written until a flush.
+    let clicks = 15;
     for _ in 0..clicks {
         service.resolve(&code, None, None).await.unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let written = service.store().get(&code).await.unwrap().unwrap().clicks;
     assert!(written > 0, "no click written after {clicks} clicks over 1.5 intervals");
