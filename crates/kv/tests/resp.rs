@@ -312,3 +312,28 @@ async fn redis_py_works_unmodified_on_resp2_and_resp3() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// The platform's key-value interface with this server as its RESP endpoint: what a
+/// scaled-out deployment configures with `[kvstore] url = "redis://<kv node>"`.
+#[tokio::test]
+async fn the_platform_kv_backend_runs_on_this_server() {
+    use blueprint_platform::config::KvStoreConfig;
+    use blueprint_platform::kv::KvStore;
+    let server = start().await;
+    let config = KvStoreConfig {
+        url: Some(format!("redis://{}", server.address)),
+        ..KvStoreConfig::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = KvStore::from_config(&config, dir.path()).unwrap();
+    store.ping().await.unwrap();
+    let pairs = (0..40).map(|index| (format!("t:{index:02}").into_bytes(), vec![b'v'])).collect();
+    store.set_many(pairs).await.unwrap();
+    store.set(b"t:ttl", b"x", Some(std::time::Duration::from_secs(30))).await.unwrap();
+    let mut found = store.scan_prefix(b"t:", 1000).await.unwrap();
+    found.sort();
+    assert_eq!(found.len(), 41);
+    assert!(store.delete(b"t:00").await.unwrap());
+    assert_eq!(store.get(b"t:00").await.unwrap(), None);
+    assert_eq!(store.get(b"t:01").await.unwrap(), Some(vec![b'v']));
+}

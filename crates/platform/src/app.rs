@@ -19,6 +19,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{LoadedConfig, StartupCheck};
 use crate::http::health::{readiness_response, run_probes};
 use crate::http::{self, Limits, Probe};
+use crate::kv::{KvStore, KvStoreError, KvStoreProbe};
 use crate::sql::{Sql, SqlError, SqlProbe};
 use crate::system::{BoxError, CATALOG, System, SystemInfo};
 
@@ -34,6 +35,9 @@ pub enum StartError {
     /// The cache.
     #[error("cache backend: {0}")]
     Cache(#[from] CacheError),
+    /// The key-value store.
+    #[error("kv store backend: {0}")]
+    Kv(#[from] KvStoreError),
     /// Auth setup.
     #[error("auth: {0}")]
     Auth(#[from] AuthError),
@@ -56,6 +60,8 @@ pub struct Platform {
     pub sql: Sql,
     /// The cache.
     pub cache: Cache,
+    /// The key-value store.
+    pub kv: KvStore,
     /// Users and tokens.
     pub auth: Auth,
     /// Wall-clock time.
@@ -87,13 +93,20 @@ impl Platform {
                 }
             }
         }
+        let kv = KvStore::from_config(&settings.kvstore, &settings.server.data_dir)?;
         let auth = Auth::new(sql.clone(), settings.auth.clone(), clock.clone()).await?;
-        Ok(Platform { config: Arc::new(config), sql, cache, auth, clock })
+        Ok(Platform { config: Arc::new(config), sql, cache, kv, auth, clock })
     }
 
-    /// The platform's own readiness probes.
+    /// The platform's own readiness probes. The embedded kv engine has none: it opens on
+    /// first use, and a probe would open it for systems that never use it.
     pub fn probes(&self) -> Vec<Arc<dyn Probe>> {
-        vec![Arc::new(SqlProbe(self.sql.clone())), Arc::new(CacheProbe(self.cache.clone()))]
+        let mut probes: Vec<Arc<dyn Probe>> =
+            vec![Arc::new(SqlProbe(self.sql.clone())), Arc::new(CacheProbe(self.cache.clone()))];
+        if let KvStore::Resp(_) = &self.kv {
+            probes.push(Arc::new(KvStoreProbe(self.kv.clone())));
+        }
+        probes
     }
 
     /// Request limits from `[server]`.

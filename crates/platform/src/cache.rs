@@ -9,38 +9,20 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use moka::Expiry;
-use redis::aio::ConnectionManager;
-use tokio::sync::Mutex;
 
-use crate::config::{CacheConfig, redact_url};
+use crate::config::CacheConfig;
+use crate::resp::{RespClient, RespError};
 
 /// Bookkeeping bytes charged per in-process entry on top of key and value, so that a
 /// flood of tiny entries is still bounded by `memory_max_bytes`.
 const ENTRY_OVERHEAD_BYTES: usize = 64;
-/// A Redis command that has not answered in this long fails instead of hanging a request.
-const REDIS_RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
-/// Connecting to Redis gives up after this long.
-const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Why a cache operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
-    /// Redis could not be reached or answered with an error.
-    #[error("redis at {url}: {source}")]
-    Redis {
-        /// The redacted URL.
-        url: String,
-        /// The client's error.
-        source: redis::RedisError,
-    },
-    /// The configured URL is not a Redis URL.
-    #[error("invalid cache URL {url}: {reason}")]
-    InvalidUrl {
-        /// The redacted URL.
-        url: String,
-        /// What is wrong with it.
-        reason: String,
-    },
+    /// Redis could not be reached, answered with an error, or its URL is invalid.
+    #[error(transparent)]
+    Redis(#[from] RespError),
 }
 
 /// A cache handle. Cheap to clone.
@@ -112,7 +94,7 @@ impl Cache {
     pub fn describe(&self) -> String {
         match self {
             Cache::Memory(cache) => format!("memory (max {} bytes)", cache.max_bytes),
-            Cache::Redis(cache) => cache.url.clone(),
+            Cache::Redis(cache) => cache.client.url().to_owned(),
         }
     }
 }
@@ -194,59 +176,22 @@ impl MemoryCache {
 /// The Redis cache. Connects on first use and reconnects after failures.
 #[derive(Clone)]
 pub struct RedisCache {
-    client: redis::Client,
-    connection: Arc<Mutex<Option<ConnectionManager>>>,
+    client: RespClient,
     prefix: String,
-    url: String,
 }
 
 impl RedisCache {
     /// A cache on the Redis server at `url`, namespacing keys with `prefix`.
     pub fn new(url: &str, prefix: &str) -> Result<Self, CacheError> {
-        let redacted = redact_url(url);
-        let client = redis::Client::open(url)
-            .map_err(|e| CacheError::InvalidUrl { url: redacted.clone(), reason: e.to_string() })?;
-        Ok(RedisCache {
-            client,
-            connection: Arc::new(Mutex::new(None)),
-            prefix: prefix.to_owned(),
-            url: redacted,
-        })
-    }
-
-    fn error(&self, source: redis::RedisError) -> CacheError {
-        CacheError::Redis { url: self.url.clone(), source }
-    }
-
-    async fn connection(&self) -> Result<ConnectionManager, CacheError> {
-        let mut slot = self.connection.lock().await;
-        if let Some(connection) = slot.as_ref() {
-            return Ok(connection.clone());
-        }
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(REDIS_CONNECT_TIMEOUT))
-            .set_response_timeout(Some(REDIS_RESPONSE_TIMEOUT))
-            .set_number_of_retries(1);
-        let connection = self
-            .client
-            .get_connection_manager_with_config(config)
-            .await
-            .map_err(|e| self.error(e))?;
-        *slot = Some(connection.clone());
-        Ok(connection)
+        Ok(RedisCache { client: RespClient::new(url)?, prefix: prefix.to_owned() })
     }
 
     fn key(&self, key: &str) -> String {
         format!("{}{}", self.prefix, key)
     }
 
-    async fn run<T: redis::FromRedisValue>(&self, command: redis::Cmd) -> Result<T, CacheError> {
-        let mut connection = self.connection().await?;
-        command.query_async(&mut connection).await.map_err(|e| self.error(e))
-    }
-
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
-        self.run(redis::cmd("GET").arg(self.key(key)).clone()).await
+        Ok(self.client.run(redis::cmd("GET").arg(self.key(key))).await?)
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), CacheError> {
@@ -256,17 +201,16 @@ impl RedisCache {
             // PX 0 is an error in Redis; a zero TTL means "expire at once", i.e. 1 ms.
             command.arg("PX").arg(ttl.as_millis().max(1) as u64);
         }
-        self.run::<()>(command).await
+        Ok(self.client.run::<()>(&command).await?)
     }
 
     async fn delete(&self, key: &str) -> Result<bool, CacheError> {
-        let removed: i64 = self.run(redis::cmd("DEL").arg(self.key(key)).clone()).await?;
+        let removed: i64 = self.client.run(redis::cmd("DEL").arg(self.key(key))).await?;
         Ok(removed > 0)
     }
 
     async fn ping(&self) -> Result<(), CacheError> {
-        let _: String = self.run(redis::cmd("PING")).await?;
-        Ok(())
+        Ok(self.client.ping().await?)
     }
 }
 

@@ -23,7 +23,7 @@ pub const ENV_SEPARATOR: &str = "__";
 /// Environment variable naming the config file when `--config` is not given.
 pub const CONFIG_PATH_ENV: &str = "BLUEPRINT_CONFIG";
 /// The platform's own sections; system sections are added by registration.
-pub const PLATFORM_SECTIONS: [&str; 5] = ["server", "telemetry", "sql", "cache", "auth"];
+pub const PLATFORM_SECTIONS: [&str; 6] = ["server", "telemetry", "sql", "cache", "kvstore", "auth"];
 
 /// Why a configuration could not be loaded. Each variant names the file or key at fault.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +72,8 @@ pub struct Config {
     pub sql: SqlConfig,
     /// The cache.
     pub cache: CacheConfig,
+    /// The key-value store.
+    pub kvstore: KvStoreConfig,
     /// Users and bearer tokens.
     pub auth: AuthConfig,
 }
@@ -185,6 +187,25 @@ pub struct CacheConfig {
 impl Default for CacheConfig {
     fn default() -> Self {
         CacheConfig { url: None, prefix: "bp:".into(), memory_max_bytes: 64 * 1024 * 1024 }
+    }
+}
+
+/// `[kvstore]`: the key-value store systems keep data in: the `lsm` engine in-process by
+/// default, any RESP endpoint (a `blueprint kv` node or Redis) when `url` is set.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct KvStoreConfig {
+    /// `redis://host:port/db`; unset means the embedded engine.
+    pub url: Option<String>,
+    /// Prefix for every key on a RESP endpoint, so deployments or tests can share it.
+    pub prefix: String,
+    /// The embedded engine's directory under the data dir.
+    pub data_subdir: String,
+}
+
+impl Default for KvStoreConfig {
+    fn default() -> Self {
+        KvStoreConfig { url: None, prefix: "bp:".into(), data_subdir: "kvstore".into() }
     }
 }
 

@@ -16,6 +16,9 @@
 //!   `/metrics`, [`serve`](http::serve) with graceful shutdown.
 //! - [`sql`]: [`Sql`](sql::Sql) over SQLite and PostgreSQL, per-system migrations.
 //! - [`cache`]: [`Cache`](cache::Cache) over moka and Redis.
+//! - [`kv`]: [`KvStore`](kv::KvStore) over the `lsm` engine in-process and any RESP
+//!   endpoint (a `blueprint kv` node or Redis).
+//! - [`resp`]: the lazily connected RESP client the cache and kv backends share.
 //! - [`auth`]: users, Argon2id, bearer tokens, the [`CurrentUser`](auth::CurrentUser)
 //!   extractor.
 //! - [`system`]: the [`System`](system::System) trait and the catalog of systems.
@@ -23,7 +26,7 @@
 //!   [`build_router`](app::build_router).
 //! - [`clock`]: injectable time.
 //!
-//! Queue, pub/sub, blob and kv backends arrive with the systems that first need them, as
+//! Queue, pub/sub and blob backends arrive with the systems that first need them, as
 //! further modules with the same shape (one interface, embedded default, scale-out).
 //!
 //! # Limits
@@ -49,6 +52,8 @@ pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod kv;
+pub mod resp;
 pub mod sql;
 pub mod system;
 pub mod telemetry;

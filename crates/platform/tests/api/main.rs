@@ -5,6 +5,7 @@
 mod auth;
 mod cache;
 mod errors;
+mod kv_store;
 mod observability;
 mod readiness;
 mod shutdown;
