@@ -118,3 +118,40 @@ fn kv_is_ready_and_its_http_api_and_openapi_paths_are_served() {
     assert_eq!(body["error"]["code"], "not_found");
     kill_hard(&mut child);
 }
+
+#[test]
+fn the_kv_cli_sets_gets_scans_deletes_and_reports_stats_on_a_running_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let ports = Ports { http: free_port(), resp: free_port() };
+    let mut child = serve(&data, &ports);
+    wait_for(ports.http, "/readyz", STARTUP);
+    let url = format!("redis://127.0.0.1:{}", ports.resp);
+    let cli = |args: &[&str]| {
+        let mut all: Vec<&str> = vec!["kv"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--url", &url]);
+        common::blueprint(&all, dir.path())
+    };
+    let text = |output: &std::process::Output| String::from_utf8_lossy(&output.stdout).into_owned();
+    for (key, value) in [("user:1", "ada"), ("user:2", "grace"), ("item:1", "book")] {
+        let set = cli(&["set", key, value]);
+        assert!(set.status.success(), "{set:?}");
+        assert_eq!(text(&set), "OK\n");
+    }
+    assert_eq!(text(&cli(&["get", "user:2"])), "grace\n");
+    assert_eq!(text(&cli(&["scan", "--match", "user:*"])), "user:1\nuser:2\n");
+    assert_eq!(text(&cli(&["scan", "--limit", "1"])), "item:1\n");
+    let stats = text(&cli(&["stats"]));
+    assert!(stats.contains("db0:keys=3") && stats.contains("appendfsync:always"), "{stats}");
+    assert_eq!(text(&cli(&["del", "user:1", "nobody"])), "1\n");
+    let missing = cli(&["get", "user:1"]);
+    assert!(!missing.status.success(), "a missing key is a failure exit");
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("does not exist"), "{missing:?}");
+    kill_hard(&mut child);
+    // No node: a clear message and a failure exit, not a panic.
+    let unreachable = cli(&["get", "user:2"]);
+    assert!(!unreachable.status.success());
+    let stderr = String::from_utf8_lossy(&unreachable.stderr);
+    assert!(stderr.contains("cannot reach the kv node"), "{stderr}");
+}

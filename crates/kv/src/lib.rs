@@ -34,6 +34,7 @@
 //!   pipelining, and the hop to the blocking pool.
 //! - [`cmd`]: one file per command: parse the arguments, apply to the store.
 //! - [`db`]: the [`Store`]: the engine plus striped key locks for read-then-write commands.
+//! - [`cli`]: `blueprint kv get|set|del|scan|stats`, RESP clients of a running node.
 //! - [`config`]: the `[kv]` section. [`error`]: [`KvError`]. [`http`]: the HTTP API.
 //!
 //! # Limits
@@ -97,6 +98,7 @@
 
 #![deny(missing_docs)]
 
+pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod connection;

@@ -14,12 +14,14 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::Router;
 use axum::routing::get;
+use blueprint_kv::cli::KvCommand;
 use blueprint_kv::http::{HttpState, KvApi, router};
 use blueprint_kv::{CONSOLE_HTML, KvConfig, Store};
 use blueprint_platform::config::{ConfigError, LoadedConfig};
 use blueprint_platform::http::{Probe, html_content_type};
 use blueprint_platform::system::section_toml;
 use blueprint_platform::{BoxError, Mounted, Platform, System, SystemInfo};
+use clap::{FromArgMatches as _, Subcommand as _};
 use futures::future::BoxFuture;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use utoipa::OpenApi as _;
@@ -85,6 +87,23 @@ impl System for Kv {
             let state = HttpState { store, max_value_bytes: config.max_request_bytes };
             let router = Router::new().route("/kv/", get(page)).merge(router(state));
             Ok(Mounted { router, openapi: KvApi::openapi(), probes })
+        })
+    }
+
+    fn command(&self) -> clap::Command {
+        KvCommand::augment_subcommands(clap::Command::new(SECTION))
+    }
+
+    fn run_command<'a>(
+        &'a self,
+        matches: &'a clap::ArgMatches,
+        config: &'a LoadedConfig,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(async move {
+            let command = KvCommand::from_arg_matches(matches).map_err(boxed)?;
+            let kv: KvConfig = config.section(SECTION)?;
+            let default_url = format!("redis://{}", SocketAddr::new(kv.resp_host, kv.resp_port));
+            blueprint_kv::cli::run(command, &default_url).await.map_err(boxed)
         })
     }
 }
