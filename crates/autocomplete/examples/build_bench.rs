@@ -7,7 +7,7 @@
 //! cargo run --release -p blueprint-autocomplete --example build_bench -- \
 //!     generate --lines 10000000 --distinct 1000000 --out /tmp/autocomplete.log
 //! cargo run --release -p blueprint-autocomplete --example build_bench -- \
-//!     build --log /tmp/autocomplete.log [--snapshot /tmp/autocomplete.snap]
+//!     build --log /tmp/autocomplete.log [--snapshot /tmp/autocomplete.snap] [--threads 2]
 //! ```
 //!
 //! The issue's target is 100M lines over 10M distinct queries (20 % non-ASCII) in at most
@@ -43,10 +43,12 @@ fn main() -> anyhow::Result<()> {
         }
         Some("build") => {
             let log = PathBuf::from(value("--log").context("--log PATH is required")?);
-            build(&log, value("--snapshot").map(PathBuf::from))
+            let threads =
+                value("--threads").map(|text| text.parse()).transpose().context("--threads")?;
+            build(&log, value("--snapshot").map(PathBuf::from), threads)
         }
         _ => bail!(
-            "usage: build_bench generate --lines L --distinct D --out PATH | build --log PATH [--snapshot PATH]"
+            "usage: build_bench generate --lines L --distinct D --out PATH | build --log PATH [--snapshot PATH] [--threads N]"
         ),
     }
 }
@@ -72,8 +74,15 @@ fn generate(lines: u64, distinct: usize, out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn build(log_path: &Path, snapshot_path: Option<PathBuf>) -> anyhow::Result<()> {
-    let config = AutocompleteConfig::default();
+fn build(
+    log_path: &Path,
+    snapshot_path: Option<PathBuf>,
+    threads: Option<usize>,
+) -> anyhow::Result<()> {
+    let mut config = AutocompleteConfig::default();
+    if let Some(threads) = threads {
+        config.aggregation_threads = threads;
+    }
     let started = Instant::now();
     let (aggregator, read) =
         pipeline::aggregate_log(log_path, config.interval_ms, config.aggregation_threads)?;
