@@ -136,6 +136,15 @@ mod tests {
         service.filter().replace(Blocklist::parse("00\n01\nglob:deal 02").expect("blocklist"));
         let after = texts(service.suggest("deal", Some(5)).expect("ok"));
         assert_eq!(after, vec!["deal 03", "deal 04", "deal 05", "deal 06", "deal 07"]);
+        // All ten cached entries blocked: the answer comes from the rest of the subtree.
+        service.filter().replace(Blocklist::parse("glob:deal 0?").expect("blocklist"));
+        let after = texts(service.suggest("deal", Some(3)).expect("ok"));
+        assert_eq!(after, vec!["deal 10", "deal 11"], "only two left");
+        service
+            .filter()
+            .replace(Blocklist::parse("00\n01\n02\n03\n04\n05\n06\n07").expect("blocklist"));
+        let after = texts(service.suggest("deal", Some(4)).expect("ok"));
+        assert_eq!(after, vec!["deal 08", "deal 09", "deal 10", "deal 11"]);
     }
 
     #[test]

@@ -173,26 +173,111 @@ impl Trie {
         self.top_k_filtered(prefix, k, |_| true)
     }
 
-    /// Like [`Trie::top_k`], but skips queries whose key `keep` refuses. It considers the
-    /// node's whole cached list (up to [`Trie::cached_k`]), so up to `cached_k - k`
-    /// refused queries still leave k answers; past that the answer is shorter until the
-    /// next rebuild drops the refused queries from the trie.
+    /// Like [`Trie::top_k`], but skips queries whose key `keep` refuses (the filter
+    /// layer). The node's whole cached list (up to [`Trie::cached_k`]) is tried first, so
+    /// up to `cached_k - k` refused queries cost nothing extra. When more are refused, a
+    /// best-first walk of the subtree finds the next best, expanding at most
+    /// [`MAX_FILTER_EXPANSIONS`] nodes (past that the answer may be shorter than k until
+    /// the next rebuild drops the refused queries from the trie).
     pub fn top_k_filtered(
         &self,
         prefix: &str,
         k: usize,
         mut keep: impl FnMut(&str) -> bool,
     ) -> Vec<Suggestion> {
+        let k = k.min(self.cached_k());
         let mut ids = Vec::with_capacity(self.cached_k());
         self.top_ids(prefix, self.cached_k(), &mut ids);
+        let cached = ids.len();
+        ids.retain(|id| keep(self.key(*id as usize)));
+        ids.truncate(k);
+        if ids.len() < k
+            && let Some(located) = self.locate(prefix.as_bytes())
+            && located.hi - located.lo > cached
+        {
+            ids = match located.node {
+                Some(node) => self.best_first(node, located.lo, located.hi, k, &mut keep),
+                None => {
+                    let mut all = Vec::with_capacity(located.hi - located.lo);
+                    self.rank_range(located.lo, located.hi, located.hi - located.lo, &mut all);
+                    all.retain(|id| keep(self.key(*id as usize)));
+                    all.truncate(k);
+                    all
+                }
+            };
+        }
         ids.into_iter()
-            .filter(|id| keep(self.key(*id as usize)))
-            .take(k.min(self.cached_k()))
             .map(|id| Suggestion {
                 query: self.display(id as usize).to_owned(),
                 weight: self.weight(id as usize),
             })
             .collect()
+    }
+
+    /// The best `k` ids `keep` accepts in the subtree of `node` (ids `lo..hi`): a heap of
+    /// queries and of unexpanded nodes, each node ranked by its best query, so queries
+    /// come out in rank order and only the nodes that can still matter are opened.
+    fn best_first(
+        &self,
+        node: usize,
+        lo: usize,
+        hi: usize,
+        k: usize,
+        keep: &mut impl FnMut(&str) -> bool,
+    ) -> Vec<u32> {
+        let mut heap = std::collections::BinaryHeap::new();
+        heap.push(self.frontier_entry(node, lo, hi));
+        let (mut out, mut expansions) = (Vec::with_capacity(k), 0usize);
+        while let Some(entry) = heap.pop() {
+            let Some((node, lo, hi)) = entry.node else {
+                if keep(self.key(entry.id as usize)) {
+                    out.push(entry.id);
+                    if out.len() == k {
+                        break;
+                    }
+                }
+                continue;
+            };
+            expansions += 1;
+            if expansions > MAX_FILTER_EXPANSIONS {
+                break;
+            }
+            let children = self.children(node);
+            if children.is_empty() {
+                heap.extend((lo..hi).map(|id| self.query_entry(id)));
+                continue;
+            }
+            if self.node_lo[children.start] as usize != lo {
+                heap.push(self.query_entry(lo)); // the query ending at this node
+            }
+            for child in children.clone() {
+                let child_lo = self.node_lo[child] as usize;
+                let child_hi =
+                    if child + 1 < children.end { self.node_lo[child + 1] as usize } else { hi };
+                if child_hi - child_lo <= self.cached_k() {
+                    heap.extend((child_lo..child_hi).map(|id| self.query_entry(id)));
+                } else {
+                    heap.push(self.frontier_entry(child, child_lo, child_hi));
+                }
+            }
+        }
+        out
+    }
+
+    fn query_entry(&self, id: usize) -> HeapEntry {
+        HeapEntry { weight: self.weights[id], id: id as u32, node: None }
+    }
+
+    /// A node waiting to be opened, ranked like its best query.
+    fn frontier_entry(&self, node: usize, lo: usize, hi: usize) -> HeapEntry {
+        let best = if self.is_big(node) {
+            self.top[self.big_slot(node) * self.cached_k()] as usize
+        } else {
+            let mut best = Vec::with_capacity(2);
+            self.rank_range(lo, hi, 1, &mut best);
+            best.first().map_or(lo, |id| *id as usize)
+        };
+        HeapEntry { weight: self.weights[best], id: best as u32, node: Some((node, lo, hi)) }
     }
 
     /// Writes the ids of the best `k` (clamped to `cached_k`) queries under `prefix` into
@@ -287,6 +372,36 @@ impl Trie {
 
     fn sort_ranked(&self, ids: &mut [u32]) {
         ids.sort_unstable_by_key(|id| (std::cmp::Reverse(self.weights[*id as usize]), *id));
+    }
+}
+
+/// Most nodes one filtered lookup opens when the cached list is not enough: bounds the
+/// latency a blocklist can add (each opening pushes at most 256 children).
+pub const MAX_FILTER_EXPANSIONS: usize = 256;
+
+/// An entry of [`Trie::best_first`]'s heap: a query, or a node ranked by its best query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct HeapEntry {
+    weight: u32,
+    id: u32,
+    /// (node, lo, hi) for an unopened node.
+    node: Option<(usize, usize, usize)>,
+}
+
+impl Ord for HeapEntry {
+    /// Max-heap order: heavier first, then smaller id; a node before the query that is
+    /// its best (same weight and id), so it opens before anything it outranks is taken.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.weight
+            .cmp(&other.weight)
+            .then_with(|| other.id.cmp(&self.id))
+            .then_with(|| self.node.is_some().cmp(&other.node.is_some()))
+    }
+}
+
+impl PartialOrd for HeapEntry {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -875,6 +990,35 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(150))]
+
+        #[test]
+        fn filtered_top_k_agrees_with_a_filtered_brute_force_scan(
+            entries in proptest::collection::vec((text(), 0u64..6), 0..60),
+            blocked in proptest::collection::vec(text(), 0..15),
+            prefixes in proptest::collection::vec(text(), 1..10),
+            cached_k in 1usize..=MAX_K,
+        ) {
+            let borrowed: Vec<(&str, u64)> = entries.iter().map(|(text, weight)| (text.as_str(), *weight)).collect();
+            let trie = build(&borrowed, cached_k, 8);
+            let blocked: std::collections::HashSet<String> = blocked
+                .iter()
+                .filter_map(|text| Query::parse(text).ok().map(|query| query.key().to_owned()))
+                .collect();
+            let kept: Vec<(String, u64)> = entries
+                .iter()
+                .filter(|(text, _)| Query::parse(text).is_ok_and(|query| !blocked.contains(query.key())))
+                .cloned()
+                .collect();
+            for raw in prefixes.iter().chain(entries.iter().map(|(text, _)| text).take(5)) {
+                let Ok(prefix) = Prefix::parse(raw, 60) else { continue };
+                let got: Vec<(String, u64)> = trie
+                    .top_k_filtered(prefix.as_key(), cached_k, |key| !blocked.contains(key))
+                    .into_iter()
+                    .map(|s| (s.query, s.weight))
+                    .collect();
+                prop_assert_eq!(got, brute_force(&kept, prefix.as_key(), cached_k), "prefix {:?}", raw);
+            }
+        }
 
         #[test]
         fn top_k_agrees_with_a_brute_force_scan(
