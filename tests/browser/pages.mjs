@@ -100,6 +100,13 @@ await onPage("/kv/", async (page) => {
   await page.click("#put");
   await page.waitForFunction(() => document.querySelector("#result").textContent === "stored", null,
     { timeout: 10_000 });
+  // The engine panel shows the write: a write amplification figure and a sequence number.
+  await page.waitForFunction(() => /^\d/.test(document.querySelector("#write-amp").textContent) &&
+    document.querySelector("#last-seq").textContent !== "0", null, { timeout: 10_000 });
+  await page.fill("#prefix", "browser-");
+  await page.click("#list");
+  await page.waitForFunction(() => [...document.querySelectorAll("#keys li")]
+    .some((item) => item.textContent === "browser-key"), null, { timeout: 10_000 });
   await page.fill("#value", "");
   await page.click("#get");
   await page.waitForFunction(() => document.querySelector("#value").value === "stored from the browser", null,

@@ -99,7 +99,7 @@ fn kv_is_ready_and_its_http_api_and_openapi_paths_are_served() {
     assert!(ready.to_string().contains("kv-resp"), "{ready}");
 
     let openapi: serde_json::Value = wait_for(ports.http, "/openapi.json", STARTUP).json().unwrap();
-    for path in ["/api/v1/kv", "/api/v1/kv/{key}"] {
+    for path in ["/api/v1/kv", "/api/v1/kv/{key}", "/api/v1/kv-keys"] {
         assert!(openapi["paths"].get(path).is_some(), "{path} missing from /openapi.json");
     }
     assert_eq!(wait_for(ports.http, "/kv/", STARTUP).status(), 200);
@@ -111,6 +111,20 @@ fn kv_is_ready_and_its_http_api_and_openapi_paths_are_served() {
     // The same data over RESP.
     let mut stream = TcpStream::connect(("127.0.0.1", ports.resp)).unwrap();
     roundtrip(&mut stream, &["GET", "greeting"], b"$5\r\nhello\r\n");
+    roundtrip(&mut stream, &["MSET", "grape", "1", "apple", "2"], b"+OK\r\n");
+    let keys_url = |query: &str| format!("http://127.0.0.1:{}/api/v1/kv-keys?{query}", ports.http);
+    let page: serde_json::Value =
+        client.get(keys_url("prefix=gr&limit=1")).send().unwrap().json().unwrap();
+    assert_eq!(page, serde_json::json!({"keys": ["grape"], "next_after": "grape"}));
+    let page: serde_json::Value =
+        client.get(keys_url("prefix=gr&after=grape")).send().unwrap().json().unwrap();
+    assert_eq!(page, serde_json::json!({"keys": ["greeting"], "next_after": null}));
+    let refused = client.get(keys_url("limit=0")).send().unwrap();
+    assert_eq!(refused.status(), 400);
+    assert_eq!(refused.json::<serde_json::Value>().unwrap()["error"]["code"], "invalid_limit");
+    let stats: serde_json::Value = wait_for(ports.http, "/api/v1/kv", STARTUP).json().unwrap();
+    assert!(stats["write_amplification"].as_f64().is_some_and(|amp| amp >= 1.0), "{stats}");
+    assert!(stats["tables"].is_array(), "{stats}");
     assert_eq!(client.delete(&url).send().unwrap().status(), 204);
     let missing = client.get(&url).send().unwrap();
     assert_eq!(missing.status(), 404);

@@ -314,25 +314,28 @@ impl Store {
         }
     }
 
-    /// Up to `count` live keys after `after` (from the first key when `None`), in key
-    /// order, and whether more may follow.
-    pub fn keys_after(
+    /// Up to `limit` live keys starting with `prefix`, after `after` (from the first key
+    /// under the prefix when `None`), in key order, and whether more follow.
+    pub fn keys_under(
         &self,
+        prefix: &[u8],
         after: Option<&[u8]>,
-        count: usize,
+        limit: usize,
     ) -> Result<(Vec<Vec<u8>>, bool), KvError> {
         let lower = match after {
-            Some(key) => Bound::Excluded(key.to_vec()),
-            None => Bound::Unbounded,
+            Some(key) if key >= prefix => Bound::Excluded(key.to_vec()),
+            _ => Bound::Included(prefix.to_vec()),
         };
-        let mut keys = Vec::with_capacity(count.min(4096));
-        let mut iter = self.db.range::<Vec<u8>>((lower, Bound::Unbounded));
-        for pair in iter.by_ref() {
+        let mut keys = Vec::with_capacity(limit.min(4096));
+        for pair in self.db.range::<Vec<u8>>((lower, Bound::Unbounded)) {
             let (key, _value) = pair?;
-            keys.push(key);
-            if keys.len() == count {
+            if !key.starts_with(prefix) {
+                break;
+            }
+            if keys.len() == limit {
                 return Ok((keys, true));
             }
+            keys.push(key);
         }
         Ok((keys, false))
     }
@@ -356,7 +359,7 @@ impl Store {
         loop {
             // Resume after the last key deleted, not from the start, so no batch walks
             // over the tombstones of the ones before.
-            let (keys, more) = self.keys_after(after.as_deref(), FLUSH_BATCH_KEYS)?;
+            let (keys, more) = self.keys_under(&[], after.as_deref(), FLUSH_BATCH_KEYS)?;
             let mut batch = WriteBatch::new();
             for key in &keys {
                 batch.delete(key);

@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
@@ -79,6 +80,9 @@ impl Shard {
 /// A byte-bounded cache of data blocks shared by every table of a database.
 pub(crate) struct BlockCache {
     shards: Vec<Mutex<Shard>>,
+    /// Lookups that found their block, and that did not (the reader then goes to disk).
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 impl BlockCache {
@@ -93,7 +97,7 @@ impl BlockCache {
                 })
             })
             .collect();
-        Self { shards }
+        Self { shards, hits: AtomicU64::new(0), misses: AtomicU64::new(0) }
     }
 
     fn shard(&self, key: BlockKey) -> &Mutex<Shard> {
@@ -102,7 +106,20 @@ impl BlockCache {
     }
 
     pub(crate) fn get(&self, key: BlockKey) -> Option<Arc<Block>> {
-        self.shard(key).lock().get(key)
+        let found = self.shard(key).lock().get(key);
+        let counter = if found.is_some() { &self.hits } else { &self.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    /// Lookups that found their block since the cache was made.
+    pub(crate) fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    /// Lookups that missed since the cache was made.
+    pub(crate) fn misses(&self) -> u64 {
+        self.misses.load(Ordering::Relaxed)
     }
 
     pub(crate) fn insert(&self, key: BlockKey, block: Arc<Block>) {

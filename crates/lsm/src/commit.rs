@@ -159,6 +159,10 @@ impl Inner {
         };
         let mut payload = Vec::new();
         encode_wal_payload(&entries, &mut payload);
+        let user_bytes: usize =
+            entries.iter().map(|entry| entry.key.len() + entry.value.len()).sum();
+        self.written.user_bytes.fetch_add(user_bytes as u64, Ordering::Relaxed);
+        self.written.wal_bytes.fetch_add(payload.len() as u64, Ordering::Relaxed);
         {
             let mut wal = self.wal.lock();
             wal.append(&payload)?;

@@ -60,7 +60,20 @@ pub(crate) struct Inner {
     pub compaction_lock: Mutex<()>,
     pub shutdown: AtomicBool,
     pub background_error: Mutex<Option<String>>,
+    /// Bytes written since open, for write amplification.
+    pub written: WriteCounters,
     _lock_file: File,
+}
+
+/// Bytes written since the database was opened, by layer: user data (keys plus values
+/// committed), WAL records, tables written by flushes and by compactions. Write
+/// amplification is `(wal + flush + compaction) / user`.
+#[derive(Debug, Default)]
+pub(crate) struct WriteCounters {
+    pub user_bytes: AtomicU64,
+    pub wal_bytes: AtomicU64,
+    pub flush_bytes: AtomicU64,
+    pub compaction_bytes: AtomicU64,
 }
 
 impl Inner {
@@ -187,6 +200,46 @@ pub struct Stats {
     pub table_resident_bytes: usize,
     /// Highest sequence number committed.
     pub last_seq: u64,
+    /// Block reads served from the cache since open.
+    pub block_cache_hits: u64,
+    /// Block reads that went to disk since open.
+    pub block_cache_misses: u64,
+    /// Keys plus values committed since open.
+    pub user_bytes_written: u64,
+    /// WAL record bytes written since open.
+    pub wal_bytes_written: u64,
+    /// Table bytes written by flushes since open.
+    pub flush_bytes_written: u64,
+    /// Table bytes written by compactions since open.
+    pub compaction_bytes_written: u64,
+    /// The live tables (sorted runs), newest first.
+    pub tables: Vec<TableStats>,
+}
+
+/// One live SSTable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableStats {
+    /// File number (`<id>.sst`).
+    pub id: u64,
+    /// File bytes.
+    pub bytes: u64,
+    /// Entries (versions and tombstones, not distinct keys).
+    pub entries: u64,
+}
+
+impl Stats {
+    /// Bytes written to disk per byte of user data since open (`None` before any write).
+    pub fn write_amplification(&self) -> Option<f64> {
+        let disk =
+            self.wal_bytes_written + self.flush_bytes_written + self.compaction_bytes_written;
+        (self.user_bytes_written > 0).then(|| disk as f64 / self.user_bytes_written as f64)
+    }
+
+    /// Share of block reads served from the cache (`None` before any read from a table).
+    pub fn block_cache_hit_ratio(&self) -> Option<f64> {
+        let reads = self.block_cache_hits + self.block_cache_misses;
+        (reads > 0).then(|| self.block_cache_hits as f64 / reads as f64)
+    }
 }
 
 /// An open LSM database. `Send + Sync`: share it behind an `Arc`.
@@ -244,6 +297,7 @@ impl Db {
             commit: Mutex::new(CommitQueue::default()),
             commit_done: Condvar::new(),
             wal: Mutex::new(recovered.wal),
+            written: WriteCounters::default(),
             last_seq: AtomicU64::new(recovered.last_seq),
             visible_seq: AtomicU64::new(recovered.last_seq),
             snapshots: Mutex::new(BTreeMap::new()),
@@ -400,6 +454,21 @@ impl Db {
             block_cache_bytes: self.inner.cache.used_bytes(),
             table_resident_bytes: version.tables.iter().map(|table| table.resident_bytes()).sum(),
             last_seq: self.inner.visible_seq.load(Ordering::Acquire),
+            block_cache_hits: self.inner.cache.hits(),
+            block_cache_misses: self.inner.cache.misses(),
+            user_bytes_written: self.inner.written.user_bytes.load(Ordering::Relaxed),
+            wal_bytes_written: self.inner.written.wal_bytes.load(Ordering::Relaxed),
+            flush_bytes_written: self.inner.written.flush_bytes.load(Ordering::Relaxed),
+            compaction_bytes_written: self.inner.written.compaction_bytes.load(Ordering::Relaxed),
+            tables: version
+                .tables
+                .iter()
+                .map(|table| TableStats {
+                    id: table.id(),
+                    bytes: table.file_bytes(),
+                    entries: table.properties().entry_count,
+                })
+                .collect(),
         }
     }
 

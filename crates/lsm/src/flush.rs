@@ -6,6 +6,7 @@
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::cache::BlockCache;
@@ -100,6 +101,9 @@ impl Inner {
         };
         let id = self.allocate_file_id();
         let table = build_table(&self.dir, self.settings, &self.cache, &memtable, id)?;
+        if let Some(table) = &table {
+            self.written.flush_bytes.fetch_add(table.file_bytes(), Ordering::Relaxed);
+        }
         let mut manifest = self.state.lock();
         let current = self.current.load_full();
         let mut tables = current.tables.clone();

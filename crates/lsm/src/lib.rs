@@ -130,7 +130,7 @@ mod version;
 mod wal;
 
 pub use batch::WriteBatch;
-pub use db::{Db, LiveValue, Snapshot, Stats};
+pub use db::{Db, LiveValue, Snapshot, Stats, TableStats};
 pub use error::{Error, Result};
 pub use iter::Iter;
 pub use options::{

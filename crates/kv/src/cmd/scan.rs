@@ -68,7 +68,7 @@ impl Scan {
                 None => return Ok(Frame::error("ERR invalid cursor")),
             },
         };
-        let (keys, more) = store.keys_after(after.as_deref(), self.count)?;
+        let (keys, more) = store.keys_under(&[], after.as_deref(), self.count)?;
         let next = match (more, keys.last()) {
             (true, Some(last)) => store.issue_cursor(last.clone()),
             _ => 0,

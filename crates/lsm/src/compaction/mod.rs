@@ -16,6 +16,7 @@ pub(crate) mod tiered;
 use std::collections::HashSet;
 use std::ops::Bound;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use crate::db::Inner;
 use crate::entry::{Entry, Kind};
@@ -141,6 +142,7 @@ impl Inner {
         }
         builder.finish()?;
         let output = Arc::new(Table::open(&path, id, Arc::clone(&self.cache))?);
+        self.written.compaction_bytes.fetch_add(output.file_bytes(), Ordering::Relaxed);
         self.install_compaction(&inputs, Some(output))?;
         Ok(true)
     }
