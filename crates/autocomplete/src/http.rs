@@ -118,16 +118,27 @@ fn percent_decode(value: &str) -> Option<String> {
 }
 
 /// `GET /api/v1/autocomplete` response.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SuggestBody {
     /// The prefix as received.
     pub prefix: String,
     /// Best first.
+    #[schema(value_type = Vec<SuggestionBody>)]
     pub suggestions: Vec<Suggestion>,
 }
 
+/// One suggestion, as [`Suggestion`] serialises (the schema lives here so the core
+/// carries no OpenAPI derive).
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SuggestionBody {
+    /// The query as displayed.
+    pub query: String,
+    /// Its aggregated frequency (or trending score).
+    pub weight: u64,
+}
+
 /// `POST /api/v1/autocomplete/queries` body.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RecordBody {
     /// The submitted search.
     pub query: String,
@@ -135,14 +146,14 @@ pub struct RecordBody {
 
 /// `{"error":{"code","message"}}`, the workspace's error shape (this crate does not
 /// depend on the platform).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorDetail,
 }
 
 /// Inside [`ErrorBody`].
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Stable, machine-readable.
     pub code: String,
@@ -155,7 +166,17 @@ fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response
     (status, Json(body)).into_response()
 }
 
-async fn suggest(State(state): State<HttpState>, RawQuery(raw): RawQuery) -> Response {
+/// The top k suggestions for a prefix.
+#[utoipa::path(get, path = "/api/v1/autocomplete", tag = "autocomplete",
+    params(
+        ("q" = String, Query, description = "The prefix typed so far (1..=max_prefix_chars characters)"),
+        ("k" = Option<u32>, Query, description = "How many suggestions, 1..=max_k (default 5)"),
+    ),
+    responses(
+        (status = 200, body = SuggestBody, description = "Best first; Cache-Control: private, max-age"),
+        (status = 400, body = ErrorBody, description = "empty_prefix, prefix_too_long, control_character, invalid_k, invalid_query_string"),
+    ))]
+pub async fn suggest(State(state): State<HttpState>, RawQuery(raw): RawQuery) -> Response {
     let params = match SuggestParams::parse(raw.as_deref().unwrap_or("")) {
         Ok(params) => params,
         Err(message) => return error(StatusCode::BAD_REQUEST, "invalid_query_string", message),
@@ -198,7 +219,15 @@ fn input_error(source: &InputError, what: &str) -> Response {
     error(StatusCode::BAD_REQUEST, &code, source.to_string())
 }
 
-async fn record(
+/// Appends a submitted search to the analytics log.
+#[utoipa::path(post, path = "/api/v1/autocomplete/queries", tag = "autocomplete",
+    request_body = RecordBody,
+    responses(
+        (status = 202, description = "Logged"),
+        (status = 400, body = ErrorBody, description = "empty_query, query_too_long, control_character, invalid_body"),
+        (status = 503, body = ErrorBody, description = "query_log_disabled: this service keeps no log"),
+    ))]
+pub async fn record(
     State(state): State<HttpState>,
     body: Result<Json<RecordBody>, JsonRejection>,
 ) -> Response {
@@ -221,9 +250,26 @@ async fn record(
     }
 }
 
+/// The OpenAPI description of [`router`]'s routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(suggest, record),
+    components(schemas(SuggestBody, SuggestionBody, RecordBody, ErrorBody, ErrorDetail)),
+    tags((name = "autocomplete", description = "Search autocomplete (chapter 13)"))
+)]
+pub struct AutocompleteApi;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_openapi_document_names_both_routes() {
+        use utoipa::OpenApi;
+        let document = AutocompleteApi::openapi();
+        let paths: Vec<&String> = document.paths.paths.keys().collect();
+        assert_eq!(paths, ["/api/v1/autocomplete", "/api/v1/autocomplete/queries"]);
+    }
 
     #[test]
     fn query_strings_decode_strictly() {
