@@ -10,9 +10,9 @@
 //! CRC-32 (IEEE) of every byte before it, u32
 //! ```
 //!
-//! [`write`] goes to a temporary file beside the target, syncs it, renames it over the
+//! [`write()`] goes to a temporary file beside the target, syncs it, renames it over the
 //! target and syncs the folder, so a crash leaves the previous snapshot or the new one,
-//! never half of one. [`read`] checks the magic, the version, the checksum and then every
+//! never half of one. [`read()`] checks the magic, the version, the checksum and then every
 //! structural invariant the lookups index by, so a damaged file is a typed error, never a
 //! panic or a wrong answer served.
 

@@ -189,8 +189,14 @@ impl Trie {
         let mut ids = Vec::with_capacity(self.cached_k());
         self.top_ids(prefix, self.cached_k(), &mut ids);
         let cached = ids.len();
-        ids.retain(|id| keep(self.key(*id as usize)));
-        ids.truncate(k);
+        // Lazily: the common case checks only until k are accepted.
+        let mut accepted = 0;
+        ids.retain(|id| {
+            accepted < k && keep(self.key(*id as usize)) && {
+                accepted += 1;
+                true
+            }
+        });
         if ids.len() < k
             && let Some(located) = self.locate(prefix.as_bytes())
             && located.hi - located.lo > cached
