@@ -133,8 +133,18 @@ impl Command {
         let Some((name, args)) = args.split_first() else {
             return Command::Reply(Frame::error("ERR empty command"));
         };
-        let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
-        let parsed = match lower.as_str() {
+        // Lowercased on the stack: no allocation per command on the hot path. A longer
+        // or non-UTF-8 name is no command of ours: it becomes "" and `unknown_command`.
+        let mut buffer = [0u8; MAX_COMMAND_NAME_BYTES];
+        let lower = match buffer.get_mut(..name.len()) {
+            Some(slot) => {
+                slot.copy_from_slice(name);
+                slot.make_ascii_lowercase();
+                std::str::from_utf8(slot).unwrap_or("")
+            }
+            None => "",
+        };
+        let parsed = match lower {
             "ping" => Ping::parse(args).map(Command::Ping),
             "echo" => Echo::parse(args).map(Command::Echo),
             "get" => Get::parse(args).map(Command::Get),
@@ -143,20 +153,20 @@ impl Command {
             "exists" => Exists::parse(args).map(Command::Exists),
             "mget" => Mget::parse(args).map(Command::Mget),
             "mset" => Mset::parse(args).map(Command::Mset),
-            "incr" | "incrby" | "decr" | "decrby" => Incr::parse(&lower, args).map(Command::Incr),
+            "incr" | "incrby" | "decr" | "decrby" => Incr::parse(lower, args).map(Command::Incr),
             "append" => Append::parse(args).map(Command::Append),
             "strlen" => Strlen::parse(args).map(Command::Strlen),
             "expire" | "pexpire" | "expireat" | "pexpireat" => {
-                Expire::parse(&lower, args).map(Command::Expire)
+                Expire::parse(lower, args).map(Command::Expire)
             }
             "ttl" | "pttl" | "expiretime" | "pexpiretime" => {
-                Ttl::parse(&lower, args).map(Command::Ttl)
+                Ttl::parse(lower, args).map(Command::Ttl)
             }
             "persist" => Persist::parse(args).map(Command::Persist),
             "scan" => Scan::parse(args).map(Command::Scan),
             "keys" => Keys::parse(args).map(Command::Keys),
             "dbsize" => DbSize::parse(args).map(Command::DbSize),
-            "flushdb" | "flushall" => FlushDb::parse(&lower, args).map(Command::FlushDb),
+            "flushdb" | "flushall" => FlushDb::parse(lower, args).map(Command::FlushDb),
             "info" => Ok(Command::Info(Info::parse(args))),
             "select" => Select::parse(args).map(Command::Select),
             "client" => Client::parse(args).map(Command::Client),
@@ -208,6 +218,9 @@ impl Command {
         outcome.unwrap_or_else(|error: KvError| Frame::error(error.resp_message()))
     }
 }
+
+/// Longest command name recognised (`PEXPIRETIME` has 11 bytes).
+const MAX_COMMAND_NAME_BYTES: usize = 16;
 
 /// Most key and value bytes written as one coalesced batch of `SET`s: 1 MiB, so a run of
 /// large values never approaches the engine's batch limit and one commit stays short.
