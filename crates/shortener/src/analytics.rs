@@ -45,35 +45,23 @@ pub struct Click {
     pub referer: Option<String>,
     /// The `User-Agent` header.
     pub user_agent: Option<String>,
-    /// Add it to the link's total (false for limited links, counted on the request path).
-    pub count_total: bool,
 }
 
 impl Click {
     /// A click with its headers cut to a bounded length.
-    pub fn new(
-        code: &str,
-        at_ms: i64,
-        referer: Option<&str>,
-        user_agent: Option<&str>,
-        count_total: bool,
-    ) -> Self {
+    pub fn new(code: &str, at_ms: i64, referer: Option<&str>, user_agent: Option<&str>) -> Self {
         let cut = |text: &str| text.chars().take(MAX_HEADER_LEN).collect::<String>();
         Self {
             code: code.to_owned(),
             at_ms,
             referer: referer.map(cut),
             user_agent: user_agent.map(cut),
-            count_total,
         }
     }
 }
 
 /// Add `click` to `batch`.
 pub fn aggregate(batch: &mut ClickBatch, click: &Click) {
-    if click.count_total {
-        *batch.totals.entry(click.code.clone()).or_default() += 1;
-    }
     *batch.daily.entry((click.code.clone(), day_of(click.at_ms))).or_default() += 1;
     let host = referrer_host(click.referer.as_deref());
     *batch.referrers.entry((click.code.clone(), host)).or_default() += 1;
@@ -214,13 +202,9 @@ mod tests {
     fn clicks_aggregate_per_link_day_referrer_and_agent() {
         let mut batch = ClickBatch::default();
         let day = 86_400_000;
-        aggregate(
-            &mut batch,
-            &Click::new("abc", 0, Some("https://a.example/x"), Some("curl/8"), true),
-        );
-        aggregate(&mut batch, &Click::new("abc", 1, None, Some("curl/8"), true));
-        aggregate(&mut batch, &Click::new("abc", day, None, None, false));
-        assert_eq!(batch.totals.get("abc"), Some(&2), "the limited click is counted elsewhere");
+        aggregate(&mut batch, &Click::new("abc", 0, Some("https://a.example/x"), Some("curl/8")));
+        aggregate(&mut batch, &Click::new("abc", 1, None, Some("curl/8")));
+        aggregate(&mut batch, &Click::new("abc", day, None, None));
         assert_eq!(batch.daily.get(&("abc".into(), "1970-01-01".into())), Some(&2));
         assert_eq!(batch.daily.get(&("abc".into(), "1970-01-02".into())), Some(&1));
         assert_eq!(batch.referrers.get(&("abc".into(), "direct".into())), Some(&2));
@@ -232,7 +216,7 @@ mod tests {
     #[test]
     fn queued_headers_are_cut_to_a_bounded_length() {
         let long = "x".repeat(10_000);
-        let click = Click::new("abc", 0, Some(&long), Some(&long), true);
+        let click = Click::new("abc", 0, Some(&long), Some(&long));
         assert_eq!(click.referer.map(|r| r.len()), Some(MAX_HEADER_LEN));
     }
 }

@@ -410,7 +410,7 @@ impl Service {
             });
         }
         if self.settings.config.record_clicks {
-            let click = Click::new(code.as_str(), now_ms, referer, user_agent, !count_first);
+            let click = Click::new(code.as_str(), now_ms, referer, user_agent);
             self.analytics.record(click).await;
         }
         metrics::counter!("shortener_redirects_total").increment(1);

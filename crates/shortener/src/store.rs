@@ -63,7 +63,9 @@ pub struct Link {
     pub expires_at_ms: Option<i64>,
     /// Redirects allowed before it answers 410.
     pub max_clicks: Option<i64>,
-    /// Clicks counted (exact once the analytics queue drained).
+    /// Clicks counted (exact once the analytics queue drained): for a click-limited link
+    /// the claimed clicks (`clicks` column, counted on the request path); for any other
+    /// the sum of its per-day counts, so a batch writes three rows per link, not four.
     pub clicks: i64,
     /// 301 or 302.
     pub redirect: Redirect,
@@ -109,9 +111,6 @@ pub enum Inserted {
 /// A batch of aggregated clicks, written in one transaction.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClickBatch {
-    /// Clicks to add to `links.clicks` (links without a click limit; limited links are
-    /// counted on the request path).
-    pub totals: HashMap<String, i64>,
     /// Per `(code, YYYY-MM-DD)`.
     pub daily: HashMap<(String, String), i64>,
     /// Per `(code, referrer host)`.
@@ -275,10 +274,10 @@ impl From<KeyRow> for ApiKeyRecord {
     }
 }
 
-const SELECT_BY_CODE: &str = "SELECT code, long_url, created_at, expires_at, max_clicks, clicks, redirect, disabled, api_key_id FROM shortener_links WHERE code = $1";
+const SELECT_BY_CODE: &str = "SELECT code, long_url, created_at, expires_at, max_clicks, CASE WHEN max_clicks IS NULL THEN (SELECT CAST(COALESCE(SUM(d.clicks), 0) AS BIGINT) FROM shortener_clicks_daily d WHERE d.code = shortener_links.code) ELSE clicks END AS clicks, redirect, disabled, api_key_id FROM shortener_links WHERE code = $1";
 // The literal `plain` test lets each engine's planner use the partial index.
-const FIND_PLAIN_SQLITE: &str = "SELECT code, long_url, created_at, expires_at, max_clicks, clicks, redirect, disabled, api_key_id FROM shortener_links WHERE long_url = $1 AND api_key_id = $2 AND plain = 1";
-const FIND_PLAIN_POSTGRES: &str = "SELECT code, long_url, created_at, expires_at, max_clicks, clicks, redirect, disabled, api_key_id FROM shortener_links WHERE long_url = $1 AND api_key_id = $2 AND plain = TRUE";
+const FIND_PLAIN_SQLITE: &str = "SELECT code, long_url, created_at, expires_at, max_clicks, CASE WHEN max_clicks IS NULL THEN (SELECT CAST(COALESCE(SUM(d.clicks), 0) AS BIGINT) FROM shortener_clicks_daily d WHERE d.code = shortener_links.code) ELSE clicks END AS clicks, redirect, disabled, api_key_id FROM shortener_links WHERE long_url = $1 AND api_key_id = $2 AND plain = 1";
+const FIND_PLAIN_POSTGRES: &str = "SELECT code, long_url, created_at, expires_at, max_clicks, CASE WHEN max_clicks IS NULL THEN (SELECT CAST(COALESCE(SUM(d.clicks), 0) AS BIGINT) FROM shortener_clicks_daily d WHERE d.code = shortener_links.code) ELSE clicks END AS clicks, redirect, disabled, api_key_id FROM shortener_links WHERE long_url = $1 AND api_key_id = $2 AND plain = TRUE";
 const INSERT_LINK: &str = "INSERT INTO shortener_links (code, long_url, created_at, expires_at, max_clicks, redirect, api_key_id, plain) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING";
 const KEY_COLUMNS: &str = "id, user_id, name, prefix, created_at, revoked_at";
 
@@ -350,9 +349,6 @@ impl SqlStore {
         // Multi-row statements: one round trip per CLICK_ROWS_PER_STATEMENT rows, not per
         // row (per-row statements cost more than the redirects they count). VALUES columns
         // are `column1..` in both engines; clicks of links deleted meanwhile are dropped.
-        const TOTAL_HEAD: &str =
-            "UPDATE shortener_links SET clicks = clicks + v.column2 FROM (VALUES ";
-        const TOTAL_TAIL: &str = ") AS v WHERE shortener_links.code = v.column1";
         let upsert = |table: &str, key: &str| {
             (
                 format!(
@@ -368,19 +364,8 @@ impl SqlStore {
             (upsert("shortener_referrers", "host"), &batch.referrers),
             (upsert("shortener_agents", "family"), &batch.agents),
         ];
-        let totals: Vec<(&String, &i64)> = batch.totals.iter().collect();
         sql_dispatch!(&self.sql, pool => {
             let mut tx = pool.begin().await?;
-            for chunk in totals.chunks(CLICK_ROWS_PER_STATEMENT) {
-                let mut builder = sqlx::QueryBuilder::new(TOTAL_HEAD);
-                let mut rows = builder.separated(", ");
-                for (code, clicks) in chunk {
-                    rows.push("(").push_bind_unseparated(code.as_str());
-                    rows.push_unseparated(", ").push_bind_unseparated(**clicks).push_unseparated(")");
-                }
-                builder.push(TOTAL_TAIL);
-                builder.build().execute(&mut *tx).await?;
-            }
             for ((head, tail), rows) in &keyed {
                 let rows: Vec<_> = rows.iter().collect();
                 for chunk in rows.chunks(CLICK_ROWS_PER_STATEMENT) {
