@@ -119,6 +119,19 @@ await onPage("/kv/", async (page) => {
     { timeout: 10_000 });
 });
 
+await onPage("/autocomplete/", async (page) => {
+  await page.locator("#q").pressSequentially("t", { delay: 20 });
+  await page.waitForFunction(() => document.querySelectorAll("#suggestions li").length === 5, null,
+    { timeout: 10_000 });
+  await page.keyboard.press("ArrowDown");
+  await page.keyboard.press("ArrowDown");
+  const chosen = await page.locator('#suggestions li[aria-selected="true"] span').first().innerText();
+  await page.keyboard.press("Enter");
+  await page.waitForFunction((query) => document.querySelector("#status").textContent === "searched: " + query,
+    chosen, { timeout: 10_000 });
+  if ((await page.inputValue("#q")) !== chosen) failures.push("/autocomplete/: Enter did not take the selection");
+});
+
 await browser.close();
 if (failures.length) {
   console.error(failures.join("\n"));

@@ -43,6 +43,8 @@
 //! - [`shard`]: [`shard::ShardMap`], [`shard::merge_top_k`].
 //! - [`service`], [`http`], [`config`]: the query service, its routes, its settings.
 //! - [`generator`]: word list and Zipf query-log generator.
+//! - [`startup`]: the first serving trie (snapshot, else log, else a sample log).
+//! - [`cli`]: `blueprint autocomplete build|query|generate`.
 //! - [`error`]: one error enum per subsystem.
 //!
 //! # Limits
@@ -94,6 +96,7 @@
 #![deny(missing_docs)]
 
 pub mod cache;
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod filter;
@@ -106,4 +109,8 @@ pub mod prefix_store;
 pub mod service;
 pub mod shard;
 pub mod snapshot;
+pub mod startup;
 pub mod trie;
+
+/// The console page, `/autocomplete/`.
+pub const CONSOLE_HTML: &str = include_str!("../web/index.html");

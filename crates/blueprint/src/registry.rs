@@ -15,5 +15,6 @@ pub fn systems() -> Vec<Arc<dyn System>> {
         Arc::new(systems::hashring::Hashring),
         Arc::new(systems::kv::Kv),
         Arc::new(systems::shortener::Shortener),
+        Arc::new(systems::autocomplete::AutocompleteSystem),
     ]
 }

@@ -7,6 +7,7 @@
 //!
 //! [`System`]: blueprint_platform::System
 
+pub mod autocomplete;
 pub mod estimate;
 pub mod hashring;
 pub mod ids;

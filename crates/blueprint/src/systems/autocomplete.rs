@@ -1,0 +1,177 @@
+//! Search autocomplete (chapter 13): the `[autocomplete]` section, the first trie (the
+//! Trie DB snapshot, else the analytics log, else a seeded sample log on a first run),
+//! the rebuild worker that aggregates the log and swaps a new trie in, the query service
+//! routes, the `/autocomplete/` page and `blueprint autocomplete build|query|generate`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::routing::get;
+use blueprint_autocomplete::cli::AutocompleteCommand;
+use blueprint_autocomplete::config::AutocompleteConfig;
+use blueprint_autocomplete::filter::Blocklist;
+use blueprint_autocomplete::http::{AutocompleteApi, HttpState, router};
+use blueprint_autocomplete::pipeline::rebuild_from_log;
+use blueprint_autocomplete::service::Autocomplete;
+use blueprint_autocomplete::startup::{Paths, initial_trie};
+use blueprint_autocomplete::{CONSOLE_HTML, snapshot};
+use blueprint_platform::config::{ConfigError, LoadedConfig};
+use blueprint_platform::http::html_content_type;
+use blueprint_platform::system::section_toml;
+use blueprint_platform::{BoxError, Mounted, Platform, System, SystemInfo};
+use clap::{FromArgMatches as _, Subcommand as _};
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use utoipa::OpenApi as _;
+
+use super::{boxed, catalog_entry};
+
+/// The config section's name.
+const SECTION: &str = "autocomplete";
+/// Shortest rebuild interval accepted: a rebuild reads the whole log.
+const MIN_REBUILD_INTERVAL_S: u64 = 1;
+
+/// `[autocomplete]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AutocompleteSection {
+    /// The analytics log; default `<data_dir>/autocomplete/queries.log`.
+    pub log_path: Option<PathBuf>,
+    /// The Trie DB snapshot; default `<data_dir>/autocomplete/trie.snapshot`.
+    pub snapshot_path: Option<PathBuf>,
+    /// Rebuild the trie from the log this often. The book rebuilds weekly; the default,
+    /// a minute, lets the console show a search counting.
+    pub rebuild_interval_s: u64,
+    /// On a first run (no snapshot, no log), write a seeded sample log from the bundled
+    /// word list so there is something to suggest.
+    pub seed_sample_log: bool,
+    /// The query service's settings (`[autocomplete.service]`).
+    pub service: AutocompleteConfig,
+}
+
+impl Default for AutocompleteSection {
+    fn default() -> Self {
+        AutocompleteSection {
+            log_path: None,
+            snapshot_path: None,
+            rebuild_interval_s: 60,
+            seed_sample_log: true,
+            service: AutocompleteConfig::default(),
+        }
+    }
+}
+
+/// The autocomplete system.
+#[derive(Debug, Default)]
+pub struct AutocompleteSystem;
+
+impl System for AutocompleteSystem {
+    fn info(&self) -> SystemInfo {
+        catalog_entry(SECTION)
+    }
+
+    fn effective_config(&self, config: &LoadedConfig) -> Result<toml::Value, ConfigError> {
+        let section: AutocompleteSection = config.section(SECTION)?;
+        if section.rebuild_interval_s < MIN_REBUILD_INTERVAL_S {
+            return Err(ConfigError::Invalid(format!(
+                "[autocomplete] rebuild_interval_s must be at least {MIN_REBUILD_INTERVAL_S}"
+            )));
+        }
+        section_toml::<AutocompleteSection>(config, SECTION)
+    }
+
+    fn mount<'a>(&'a self, platform: &'a Platform) -> BoxFuture<'a, Result<Mounted, BoxError>> {
+        Box::pin(async move {
+            let section: AutocompleteSection = platform.config.section(SECTION)?;
+            let dir = platform.config.config.server.data_dir.join(SECTION);
+            let paths = Paths {
+                log: section.log_path.clone().unwrap_or_else(|| dir.join("queries.log")),
+                snapshot: section
+                    .snapshot_path
+                    .clone()
+                    .unwrap_or_else(|| dir.join("trie.snapshot")),
+            };
+            let now_ms = u64::try_from(platform.clock.now_ms()).unwrap_or(0);
+            let (config, start_paths) = (section.service.clone(), paths.clone());
+            let seed = section.seed_sample_log;
+            let (trie, origin) = tokio::task::spawn_blocking(move || {
+                initial_trie(&start_paths, &config, &Blocklist::default(), seed, now_ms)
+            })
+            .await
+            .map_err(boxed)?
+            .context("loading the autocomplete trie")
+            .map_err(boxed)?;
+            tracing::info!(?origin, queries = trie.len(), "autocomplete trie loaded");
+            let service = Autocomplete::new(section.service.clone(), trie, Blocklist::default())
+                .with_log(&paths.log)
+                .with_context(|| format!("opening the query log {}", paths.log.display()))
+                .map_err(boxed)?;
+            let service = Arc::new(service);
+            spawn_rebuilds(Arc::clone(&service), paths, section.rebuild_interval_s);
+            let router = Router::new()
+                .route("/autocomplete/", get(page))
+                .merge(router(HttpState::new(service)));
+            Ok(Mounted { router, openapi: AutocompleteApi::openapi(), probes: Vec::new() })
+        })
+    }
+
+    fn command(&self) -> clap::Command {
+        AutocompleteCommand::augment_subcommands(clap::Command::new(SECTION))
+    }
+
+    fn run_command<'a>(
+        &'a self,
+        matches: &'a clap::ArgMatches,
+        _config: &'a LoadedConfig,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(async move {
+            let command = AutocompleteCommand::from_arg_matches(matches).map_err(boxed)?;
+            tokio::task::spawn_blocking(move || blueprint_autocomplete::cli::run(command))
+                .await
+                .map_err(boxed)?
+                .map_err(boxed)
+        })
+    }
+}
+
+/// Every `interval_s`: rebuild from the whole log off the serving path, swap the new trie
+/// in and write it as the snapshot. A failed rebuild keeps the serving trie.
+fn spawn_rebuilds(service: Arc<Autocomplete>, paths: Paths, interval_s: u64) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(Duration::from_secs(interval_s));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await; // the first tick is immediate; the trie was just built
+        loop {
+            ticks.tick().await;
+            let (service, paths) = (Arc::clone(&service), paths.clone());
+            let rebuilt = tokio::task::spawn_blocking(move || {
+                let blocklist = service.filter().current();
+                let (trie, stats) = rebuild_from_log(&paths.log, service.config(), &blocklist)?;
+                snapshot::write(&trie, &paths.snapshot)?;
+                let generation = service.cache().replace(Arc::new(trie));
+                anyhow::Ok((generation, stats))
+            })
+            .await;
+            match rebuilt {
+                Ok(Ok((generation, stats))) => {
+                    tracing::debug!(
+                        generation,
+                        queries = stats.queries,
+                        "autocomplete trie rebuilt"
+                    )
+                }
+                Ok(Err(error)) => {
+                    tracing::error!(error = %format!("{error:#}"), "autocomplete rebuild failed; serving the previous trie")
+                }
+                Err(error) => tracing::error!(%error, "autocomplete rebuild task failed"),
+            }
+        }
+    });
+}
+
+async fn page() -> impl axum::response::IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, html_content_type())], CONSOLE_HTML)
+}
