@@ -50,15 +50,19 @@ pub struct Limits {
 }
 
 /// Wrap a router in the platform's middleware, outermost first: request id, tracing span,
-/// request id echo, panic → 500, metrics, JSON errors, compression, timeout, body limits.
+/// request id echo, panic → 500, metrics, compression, JSON errors, timeout, body limits.
+///
+/// JSON errors sit inside compression: they read and replace error bodies, which must
+/// still be uncompressed then (the other way round, a gzip body was quoted as text and the
+/// JSON sent under `content-encoding: gzip`).
 pub fn apply_layers(router: Router, limits: Limits) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     router
         .layer(DefaultBodyLimit::max(limits.body_limit_bytes))
         .layer(RequestBodyLimitLayer::new(limits.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))
-        .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn(json_errors))
+        .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
@@ -123,7 +127,10 @@ async fn json_errors(request: Request, next: Next) -> Response {
         ApiError::new(status, ApiError::code_for_status(status), message).into_response();
     // Keep headers the layer set on purpose (Allow on 405, Retry-After on 429/503).
     for (name, value) in parts.headers.iter() {
-        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+        if name != header::CONTENT_TYPE
+            && name != header::CONTENT_LENGTH
+            && name != header::CONTENT_ENCODING
+        {
             rebuilt.headers_mut().insert(name.clone(), value.clone());
         }
     }
@@ -197,4 +204,56 @@ pub async fn shutdown_signal() {
 /// A `Content-Type` value for HTML pages.
 pub fn html_content_type() -> HeaderValue {
     HeaderValue::from_static("text/html; charset=utf-8")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use axum::routing::get;
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Params {
+        #[allow(dead_code)]
+        n: u32,
+    }
+
+    async fn rejected(accept_gzip: bool) -> (Option<HeaderValue>, axum::body::Bytes) {
+        let router =
+            Router::new().route("/q", get(|_: axum::extract::Query<Params>| async { "ok" }));
+        let limits = Limits { body_limit_bytes: 1024, request_timeout: Duration::from_secs(5) };
+        let mut request = Request::builder().uri("/q?n=not-a-number");
+        if accept_gzip {
+            request = request.header(header::ACCEPT_ENCODING, "gzip");
+        }
+        let response = apply_layers(router, limits)
+            .oneshot(request.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let encoding = response.headers().get(header::CONTENT_ENCODING).cloned();
+        (encoding, response.into_body().collect().await.unwrap().to_bytes())
+    }
+
+    #[tokio::test]
+    async fn a_plain_text_rejection_is_quoted_in_json_and_its_encoding_header_matches_its_body() {
+        let (encoding, body) = rejected(false).await;
+        assert_eq!(encoding, None);
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("deserialize"), "the rejection's own text: {message}");
+        // With gzip accepted, a body sent as gzip must be gzip (magic 1f 8b), not the
+        // plain JSON under a gzip header that the layers once produced.
+        let (encoding, body) = rejected(true).await;
+        match encoding {
+            Some(value) => {
+                assert_eq!(value, "gzip");
+                assert_eq!(&body[..2], &[0x1f, 0x8b], "labelled gzip but not gzip");
+            }
+            None => assert!(serde_json::from_slice::<serde_json::Value>(&body).is_ok()),
+        }
+    }
 }
