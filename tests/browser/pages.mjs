@@ -132,6 +132,24 @@ await onPage("/autocomplete/", async (page) => {
   if ((await page.inputValue("#q")) !== chosen) failures.push("/autocomplete/: Enter did not take the selection");
 });
 
+await onPage("/shortener/", async (page) => {
+  await page.fill("#longUrl", "https://example.com/from/the/browser");
+  await page.click('#shorten button[type="submit"]');
+  await page.waitForFunction(() => !document.querySelector("#result").hidden &&
+    /\/[0-9A-Za-z]{3,}$/.test(document.querySelector("#short").textContent), null, { timeout: 10_000 });
+  // The QR code image loads (an SVG from the API), and the stats of the new link show.
+  await page.waitForFunction(() => document.querySelector("#qrimg").complete &&
+    document.querySelector("#qrimg").naturalWidth > 0, null, { timeout: 10_000 });
+  await page.waitForFunction(() => /0 clicks/.test(document.querySelector("#stats").textContent), null,
+    { timeout: 10_000 });
+  // A non-http URL is refused with its code, and the page says so.
+  await page.fill("#longUrl", "ftp://example.com/file");
+  await page.evaluate(() => document.querySelector("#longUrl").setAttribute("type", "text"));
+  await page.click('#shorten button[type="submit"]');
+  await page.waitForFunction(() => /invalid_url/.test(document.querySelector("#error").textContent), null,
+    { timeout: 10_000 });
+});
+
 await browser.close();
 if (failures.length) {
   console.error(failures.join("\n"));
