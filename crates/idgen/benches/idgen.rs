@@ -203,8 +203,16 @@ fn sustained_rate_report() {
     );
 }
 
-/// Per-call latency of the segment allocator over 2M IDs (step 1,000 → 10,000, store
-/// latency 500 µs): the percentiles show whether the switch stalls.
+/// IDs the segment latency report draws.
+const SEGMENT_REPORT_IDS: usize = 5_000_000;
+/// A call slower than this counts as a stall (the store's latency is 500 µs).
+const SEGMENT_STALL_NS: u64 = 100_000;
+
+/// Per-call latency of the segment allocator over 5M IDs (store latency 500 µs, which
+/// tokio's millisecond timer makes 1–2 ms). The dynamic step may grow to 100,000, so a
+/// segment can outlast a store call at this consumption rate (~10 M IDs/s) — Leaf's
+/// precondition for a switch without a wait. The second half, after the step has grown,
+/// shows whether a switch stalls.
 fn segment_latency_report() {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
@@ -213,27 +221,51 @@ fn segment_latency_report() {
     let allocator = SegmentAllocator::new(
         Arc::clone(&store),
         Arc::new(SystemClock),
-        SegmentConfig { max_step: 10_000, ..SegmentConfig::default() },
+        SegmentConfig { max_step: 100_000, ..SegmentConfig::default() },
     );
-    let mut latencies = runtime.block_on(async {
-        let mut latencies = Vec::with_capacity(2_000_000);
-        for _ in 0..2_000_000 {
+    let (mut latencies, ids) = runtime.block_on(async {
+        let mut latencies = Vec::with_capacity(SEGMENT_REPORT_IDS);
+        let mut ids = Vec::with_capacity(SEGMENT_REPORT_IDS);
+        for _ in 0..SEGMENT_REPORT_IDS {
             let started = Instant::now();
-            black_box(allocator.next_id("order").await.unwrap());
+            ids.push(black_box(allocator.next_id("order").await.unwrap()));
             latencies.push(started.elapsed().as_nanos() as u64);
         }
-        latencies
+        (latencies, ids)
     });
+    // Segments are consecutive ranges from ID 1: a segment's first ID is where a switch
+    // happened.
+    let first_ids: std::collections::HashSet<u64> = store
+        .steps()
+        .iter()
+        .scan(1u64, |start, step| {
+            let first = *start;
+            *start += step;
+            Some(first)
+        })
+        .collect();
+    let half = latencies.len() / 2;
+    let steady_max = latencies[half..].iter().copied().max().unwrap_or(0);
+    let (mut switch_stalls, mut other_stalls) = (0, 0);
+    for index in half..latencies.len() {
+        if latencies[index] > SEGMENT_STALL_NS {
+            if first_ids.contains(&ids[index]) { switch_stalls += 1 } else { other_stalls += 1 }
+        }
+    }
     latencies.sort_unstable();
     let at = |quantile: f64| latencies[((latencies.len() - 1) as f64 * quantile) as usize];
     println!(
-        "segment allocation latency over {} IDs, {} segments: p50 {} ns, p99 {} ns, p99.99 {} ns, max {} ns",
+        "segment allocation latency over {} IDs, {} segments: p50 {} ns, p99 {} ns, p99.99 {} ns, max {} ns; second half: max {} ns, calls over {} µs: {} at a switch, {} elsewhere",
         latencies.len(),
         store.calls(),
         at(0.5),
         at(0.99),
         at(0.9999),
-        latencies[latencies.len() - 1]
+        latencies[latencies.len() - 1],
+        steady_max,
+        SEGMENT_STALL_NS / 1000,
+        switch_stalls,
+        other_stalls
     );
 }
 
