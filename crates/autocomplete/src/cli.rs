@@ -12,7 +12,7 @@ use crate::config::AutocompleteConfig;
 use crate::filter::Blocklist;
 use crate::generator::{GeneratorSpec, QueryLogGenerator, WordList};
 use crate::normalize::Prefix;
-use crate::pipeline::{Scores, aggregate_log};
+use crate::pipeline::rebuild_from_log;
 use crate::snapshot;
 
 /// Most log lines `generate` writes: 1e9 lines is tens of GB.
@@ -87,15 +87,10 @@ fn build(log: &std::path::Path, out: &std::path::Path, threads: usize) -> anyhow
     let config =
         AutocompleteConfig { aggregation_threads: threads, ..AutocompleteConfig::default() };
     let started = Instant::now();
-    let bar = spinner("aggregating the log");
-    let (aggregator, read) = aggregate_log(log, config.interval_ms, config.aggregation_threads)
-        .with_context(|| format!("reading {}", log.display()))?;
-    bar.set_message(format!("building the trie from {} lines", read.lines));
-    let mut scores = Scores::new(config.ranking);
-    for (interval, table) in aggregator.into_intervals() {
-        scores.apply(interval, table);
-    }
-    let trie = scores.into_trie(&Blocklist::default(), &config).context("building the trie")?;
+    let bar = spinner("aggregating the log and building the trie");
+    let (trie, stats) = rebuild_from_log(log, &config, &Blocklist::default())
+        .with_context(|| format!("building from {}", log.display()))?;
+    let read = stats.read;
     bar.set_message("writing the snapshot");
     snapshot::write(&trie, out).with_context(|| format!("writing {}", out.display()))?;
     bar.finish_and_clear();

@@ -352,6 +352,16 @@ impl Store {
         Ok(())
     }
 
+    /// Live keys, by a full scan (`DBSIZE`, `INFO keyspace`).
+    pub fn count_keys(&self) -> Result<u64, KvError> {
+        let mut keys = 0;
+        self.for_each_key(|_| {
+            keys += 1;
+            true
+        })?;
+        Ok(keys)
+    }
+
     /// Deletes every key, in batches of [`FLUSH_BATCH_KEYS`]; returns how many.
     pub fn flush_all(&self) -> Result<usize, KvError> {
         let mut deleted = 0;

@@ -241,16 +241,27 @@ async fn expiry_scan_and_client_commands_work_through_the_redis_crate() {
     assert_eq!(size, 0);
 }
 
+/// Whether `program args` runs successfully (a client is installed). When not, the test
+/// is skipped with a visible note, or fails under `BLUEPRINT_REQUIRE_SERVICES=1` (CI).
+fn client_installed(program: &str, args: &[&str]) -> bool {
+    let probe = std::process::Command::new(program).args(args).output();
+    if probe.is_ok_and(|output| output.status.success()) {
+        return true;
+    }
+    assert!(
+        std::env::var("BLUEPRINT_REQUIRE_SERVICES").as_deref() != Ok("1"),
+        "BLUEPRINT_REQUIRE_SERVICES=1 but `{program} {}` failed",
+        args.join(" ")
+    );
+    eprintln!("skipped: `{program} {}` failed, so this client is not installed", args.join(" "));
+    false
+}
+
 /// `redis-cli`, as a user types it; skipped with a note when it is not installed (CI
 /// installs redis-tools and sets `BLUEPRINT_REQUIRE_SERVICES=1`, making it required).
 #[tokio::test]
 async fn redis_cli_sets_scans_and_speaks_resp3() {
-    if std::process::Command::new("redis-cli").arg("--version").output().is_err() {
-        assert!(
-            std::env::var("BLUEPRINT_REQUIRE_SERVICES").as_deref() != Ok("1"),
-            "BLUEPRINT_REQUIRE_SERVICES=1 but redis-cli is not installed"
-        );
-        eprintln!("redis_cli test skipped: redis-cli not installed");
+    if !client_installed("redis-cli", &["--version"]) {
         return;
     }
     let server = start().await;
@@ -288,13 +299,7 @@ async fn redis_cli_sets_scans_and_speaks_resp3() {
 /// not installed (`.ci/run` installs it and sets `BLUEPRINT_REQUIRE_SERVICES=1`).
 #[tokio::test]
 async fn redis_py_works_unmodified_on_resp2_and_resp3() {
-    let probe = std::process::Command::new("python3").args(["-c", "import redis"]).output();
-    if !probe.is_ok_and(|output| output.status.success()) {
-        assert!(
-            std::env::var("BLUEPRINT_REQUIRE_SERVICES").as_deref() != Ok("1"),
-            "BLUEPRINT_REQUIRE_SERVICES=1 but the Python redis package is not installed"
-        );
-        eprintln!("redis-py test skipped: `python3 -c 'import redis'` failed");
+    if !client_installed("python3", &["-c", "import redis"]) {
         return;
     }
     let server = start().await;

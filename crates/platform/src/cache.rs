@@ -11,7 +11,7 @@ use futures::future::BoxFuture;
 use moka::Expiry;
 
 use crate::config::CacheConfig;
-use crate::resp::{RespClient, RespError};
+use crate::resp::{RespClient, RespError, px_millis};
 
 /// Bookkeeping bytes charged per in-process entry on top of key and value, so that a
 /// flood of tiny entries is still bounded by `memory_max_bytes`.
@@ -198,8 +198,7 @@ impl RedisCache {
         let mut command = redis::cmd("SET");
         command.arg(self.key(key)).arg(value);
         if let Some(ttl) = ttl {
-            // PX 0 is an error in Redis; a zero TTL means "expire at once", i.e. 1 ms.
-            command.arg("PX").arg(ttl.as_millis().max(1) as u64);
+            command.arg("PX").arg(px_millis(ttl));
         }
         Ok(self.client.run::<()>(&command).await?)
     }

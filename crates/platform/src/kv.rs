@@ -17,7 +17,7 @@ use futures::future::BoxFuture;
 use tokio::sync::OnceCell;
 
 use crate::config::KvStoreConfig;
-use crate::resp::{RespClient, RespError};
+use crate::resp::{RespClient, RespError, px_millis};
 
 /// Keys examined per `SCAN` call when listing a prefix over RESP.
 const RESP_SCAN_COUNT: usize = 1000;
@@ -111,10 +111,7 @@ impl KvStore {
                 let mut command = redis::cmd("SET");
                 command.arg(store.key(key)).arg(value);
                 if let Some(ttl) = ttl {
-                    // PX 0 is an error; a zero TTL means "expire at once", i.e. 1 ms.
-                    command
-                        .arg("PX")
-                        .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1));
+                    command.arg("PX").arg(px_millis(ttl));
                 }
                 Ok(store.client.run::<()>(&command).await?)
             }

@@ -35,6 +35,12 @@ pub enum RespError {
     },
 }
 
+/// A TTL as `PX` milliseconds: at least 1, since `PX 0` is an error and a zero TTL means
+/// "expire at once".
+pub fn px_millis(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
 /// One endpoint. Cheap to clone; connects on first use, so an endpoint that is down at
 /// start is reported by the first command (and `/readyz`) rather than failing startup.
 #[derive(Clone)]

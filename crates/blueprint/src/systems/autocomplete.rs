@@ -27,7 +27,7 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use utoipa::OpenApi as _;
 
-use super::{boxed, catalog_entry};
+use super::{blocking, boxed, catalog_entry};
 
 /// The config section's name.
 const SECTION: &str = "autocomplete";
@@ -97,13 +97,11 @@ impl System for AutocompleteSystem {
             let now_ms = u64::try_from(platform.clock.now_ms()).unwrap_or(0);
             let (config, start_paths) = (section.service.clone(), paths.clone());
             let seed = section.seed_sample_log;
-            let (trie, origin) = tokio::task::spawn_blocking(move || {
+            let (trie, origin) = blocking(move || {
                 initial_trie(&start_paths, &config, &Blocklist::default(), seed, now_ms)
+                    .context("loading the autocomplete trie")
             })
-            .await
-            .map_err(boxed)?
-            .context("loading the autocomplete trie")
-            .map_err(boxed)?;
+            .await?;
             tracing::info!(?origin, queries = trie.len(), "autocomplete trie loaded");
             let service = Autocomplete::new(section.service.clone(), trie, Blocklist::default())
                 .with_log(&paths.log)
@@ -129,23 +127,27 @@ impl System for AutocompleteSystem {
     ) -> BoxFuture<'a, Result<(), BoxError>> {
         Box::pin(async move {
             let command = AutocompleteCommand::from_arg_matches(matches).map_err(boxed)?;
-            tokio::task::spawn_blocking(move || blueprint_autocomplete::cli::run(command))
-                .await
-                .map_err(boxed)?
-                .map_err(boxed)
+            blocking(move || blueprint_autocomplete::cli::run(command)).await
         })
     }
 }
 
 /// Every `interval_s`: rebuild from the whole log off the serving path, swap the new trie
-/// in and write it as the snapshot. A failed rebuild keeps the serving trie.
+/// in and write it as the snapshot. A failed rebuild keeps the serving trie. A log that
+/// has not grown since the last rebuild is not read again: it would give the same trie.
 fn spawn_rebuilds(service: Arc<Autocomplete>, paths: Paths, interval_s: u64) {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(Duration::from_secs(interval_s));
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticks.tick().await; // the first tick is immediate; the trie was just built
+        // Unknown at start: a trie loaded from the snapshot may predate the log's tail.
+        let mut rebuilt_at_len: Option<u64> = None;
         loop {
             ticks.tick().await;
+            let log_len = tokio::fs::metadata(&paths.log).await.map(|meta| meta.len()).ok();
+            if log_len.is_some() && log_len == rebuilt_at_len {
+                continue;
+            }
             let (service, paths) = (Arc::clone(&service), paths.clone());
             let rebuilt = tokio::task::spawn_blocking(move || {
                 let blocklist = service.filter().current();
@@ -157,6 +159,7 @@ fn spawn_rebuilds(service: Arc<Autocomplete>, paths: Paths, interval_s: u64) {
             .await;
             match rebuilt {
                 Ok(Ok((generation, stats))) => {
+                    rebuilt_at_len = log_len;
                     tracing::debug!(
                         generation,
                         queries = stats.queries,

@@ -35,7 +35,7 @@ use futures::future::BoxFuture;
 use tokio::sync::Mutex;
 use utoipa::OpenApi as _;
 
-use super::{boxed, catalog_entry, no_settings};
+use super::{blocking, boxed, catalog_entry, no_settings};
 
 /// The config section's name (it has no settings).
 const SECTION: &str = "estimate";
@@ -98,10 +98,7 @@ impl System for Estimate {
         Box::pin(async move {
             let command = EstimateCommand::from_arg_matches(matches).map_err(boxed)?;
             // `latency` blocks for one to two seconds: off the async workers.
-            let report = tokio::task::spawn_blocking(move || cli::run(&command))
-                .await
-                .map_err(boxed)?
-                .map_err(boxed)?;
+            let report = blocking(move || cli::run(&command)).await?;
             print!("{report}");
             Ok(())
         })

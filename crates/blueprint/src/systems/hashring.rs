@@ -18,7 +18,7 @@ use clap::{FromArgMatches as _, Subcommand as _};
 use futures::future::BoxFuture;
 use utoipa::OpenApi as _;
 
-use super::{boxed, catalog_entry, no_settings};
+use super::{blocking, boxed, catalog_entry, no_settings};
 
 /// The hashring system. It has no configuration of its own: every request carries its ring.
 #[derive(Debug, Default)]
@@ -64,10 +64,7 @@ impl System for Hashring {
         Box::pin(async move {
             let command = HashringCommand::from_arg_matches(matches).map_err(boxed)?;
             // Seconds of CPU for a million keys: off the async workers.
-            tokio::task::spawn_blocking(move || run(Args { command }))
-                .await
-                .map_err(boxed)?
-                .map_err(boxed)
+            blocking(move || run(Args { command })).await
         })
     }
 }

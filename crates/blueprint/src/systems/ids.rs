@@ -44,7 +44,7 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use utoipa::OpenApi as _;
 
-use super::{boxed, catalog_entry};
+use super::{blocking, boxed, catalog_entry};
 
 /// The config section's name (and the catalog entry's).
 const SECTION: &str = "ids";
@@ -171,10 +171,7 @@ impl System for Ids {
         Box::pin(async move {
             let command = IdCommand::from_arg_matches(matches).map_err(boxed)?;
             // `bench` spins CPU for seconds: off the async workers.
-            tokio::task::spawn_blocking(move || blueprint_idgen::cli::run(IdArgs { command }))
-                .await
-                .map_err(boxed)?
-                .map_err(boxed)
+            blocking(move || blueprint_idgen::cli::run(IdArgs { command })).await
         })
     }
 }

@@ -34,6 +34,14 @@ fn boxed(error: impl Into<anyhow::Error>) -> BoxError {
     error.into()
 }
 
+/// Runs `work` (a CLI command's CPU or file work) on the blocking pool, off the async
+/// workers; a lost task and the command's own error both come back boxed.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> Result<T, BoxError> {
+    tokio::task::spawn_blocking(work).await.map_err(boxed)?.map_err(boxed)
+}
+
 /// `effective_config` of a system without settings: its section must be empty (or absent),
 /// so a key meant for another section is refused by name instead of silently ignored.
 fn no_settings(config: &LoadedConfig, section: &str) -> Result<toml::Value, ConfigError> {

@@ -93,11 +93,7 @@ fn section_text(section: &str, store: &Store, out: &mut String) -> Result<(), Kv
             counters.commands_processed.load(Ordering::Relaxed)
         ),
         _ => {
-            let mut keys: u64 = 0;
-            store.for_each_key(|_| {
-                keys += 1;
-                true
-            })?;
+            let keys = store.count_keys()?;
             out.push_str("# Keyspace\r\n");
             if keys > 0 {
                 let _ = write!(out, "db0:keys={keys}\r\n");

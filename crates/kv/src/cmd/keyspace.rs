@@ -18,12 +18,7 @@ impl DbSize {
     }
 
     pub(crate) fn apply(self, store: &Store) -> Result<Frame, KvError> {
-        let mut count: i64 = 0;
-        store.for_each_key(|_| {
-            count += 1;
-            true
-        })?;
-        Ok(Frame::Integer(count))
+        Ok(Frame::Integer(i64::try_from(store.count_keys()?).unwrap_or(i64::MAX)))
     }
 }
 
