@@ -410,7 +410,7 @@ impl<C: Clock> Snowflake<C> {
             }
             (now_tick << shift) | (current & self.node_mask) | self.start_sequence(now_tick)
         } else {
-            return self.rolled_back(current, now_ms, now_tick);
+            return self.rolled_back(current, now_ms);
         };
         if self.state.compare_exchange(current, next, Ordering::AcqRel, Ordering::Relaxed).is_err()
         {
@@ -421,12 +421,7 @@ impl<C: Clock> Snowflake<C> {
 
     #[cold]
     #[inline(never)]
-    fn rolled_back(
-        &self,
-        current: u64,
-        stale_ms: u64,
-        _stale_tick: u64,
-    ) -> Result<Attempt, SnowflakeError> {
+    fn rolled_back(&self, current: u64, stale_ms: u64) -> Result<Attempt, SnowflakeError> {
         if current & CLOSED_BIT != 0 {
             return Err(SnowflakeError::Closed);
         }
