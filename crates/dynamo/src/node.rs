@@ -1,0 +1,1309 @@
+//! A cluster node: the coordinator (any node coordinates any request), the replica
+//! (local reads and merges), and the background work: gossip, hint replay,
+//! anti-entropy with tombstone purge, and streaming on membership changes.
+//!
+//! **What it is not:** a front end; [`crate::resp`] and [`crate::http`] call the
+//! [`NodeHandle`] this module exposes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use blueprint_hashring::Ring;
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::clock::WallClock;
+use crate::codec::{Reader, Writer};
+use crate::config::{ClusterConfig, Consistency, RequestOptions};
+use crate::error::DynamoError;
+use crate::membership::{MemberInfo, MemberView, Membership, Timeouts};
+use crate::merkle::{LEAVES, MerkleTree, bucket_of};
+use crate::net::Network;
+use crate::placement::{self, Plan};
+use crate::rpc::{ForwardedWrite, Request, Response, RpcClient};
+use crate::storage::Storage;
+use crate::version::{Actor, Context, Object};
+
+/// Largest key: the engine's 64 KiB less room for the namespace prefix.
+pub const MAX_KEY_BYTES: usize = 60 * 1024;
+/// Largest value: well under the RPC frame limit, so a replica write always fits a frame.
+pub const MAX_VALUE_BYTES: usize = 16 * 1024 * 1024;
+/// Striped key locks: a coordinator's read-mint-write of one key is serialized so two
+/// concurrent writes never mint the same dot.
+const KEY_LOCKS: usize = 256;
+/// Storage entries scanned per page by background work.
+const SCAN_PAGE: usize = 1024;
+/// Hints looked at per replay round.
+const HINTS_PER_ROUND: usize = 256;
+
+const DATA: u8 = b'd';
+const HINT: u8 = b'h';
+const META_EPOCH: &[u8] = b"mepoch";
+const META_INCARNATION: &[u8] = b"mincarnation";
+const META_CLEAN: &[u8] = b"mclean";
+
+/// A read's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned {
+    /// Every live sibling's value (empty when the key is absent or deleted).
+    pub values: Vec<Bytes>,
+    /// The opaque causal context to send back with the next write (base64; empty when
+    /// the key was never written).
+    pub context: String,
+    /// Plain `GET`'s resolution: the value of the sibling with the greatest
+    /// `(timestamp, actor)`, `None` when that is a tombstone or there is none.
+    pub resolved: Option<Bytes>,
+}
+
+/// The last anti-entropy run.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct AntiEntropyReport {
+    /// When it started (wall clock, ms since the Unix epoch).
+    pub started_ms: u64,
+    /// Peers compared successfully.
+    pub peers_ok: usize,
+    /// Peers that could not be compared.
+    pub peers_failed: usize,
+    /// Buckets whose hashes differed.
+    pub buckets_differing: usize,
+    /// Objects sent or received to repair them.
+    pub objects_exchanged: usize,
+    /// Bytes of objects moved.
+    pub bytes_moved: u64,
+    /// Tombstones purged after their grace period.
+    pub tombstones_purged: usize,
+}
+
+/// One node's share of the ring.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RingShare {
+    /// Node id.
+    pub node: String,
+    /// Its virtual nodes.
+    pub vnodes: u32,
+    /// Its share of the circle, in `[0, 1]`.
+    pub share: f64,
+}
+
+/// What `status` reports (serialized for `blueprint kv cluster status` and the console).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ClusterStatus {
+    /// This node.
+    pub node_id: String,
+    /// This node's current epoch (its actor's second half).
+    pub epoch: u64,
+    /// The cluster's N, R, W.
+    pub n: usize,
+    /// Read quorum.
+    pub r: usize,
+    /// Write quorum.
+    pub w: usize,
+    /// Ring shares.
+    pub ring: Vec<RingShare>,
+    /// Members with this node's opinion of them.
+    pub members: Vec<MemberView>,
+    /// Hints held here, per target node.
+    pub hints_pending: BTreeMap<String, u64>,
+    /// The last anti-entropy run, if any.
+    pub last_anti_entropy: Option<AntiEntropyReport>,
+    /// Times the sibling cap dropped siblings.
+    pub sibling_cap_hits: u64,
+}
+
+struct Inner {
+    config: ClusterConfig,
+    me: String,
+    actor: Actor,
+    storage: Arc<dyn Storage>,
+    clock: Arc<dyn WallClock>,
+    rpc: RpcClient,
+    started: tokio::time::Instant,
+    membership: Mutex<Membership>,
+    ring: RwLock<Arc<Ring>>,
+    rng: Mutex<StdRng>,
+    locks: Vec<Mutex<()>>,
+    sibling_cap_hits: AtomicU64,
+    anti_entropy_done: Mutex<HashMap<String, u64>>,
+    last_anti_entropy: Mutex<Option<AntiEntropyReport>>,
+    anti_entropy_running: tokio::sync::Mutex<()>,
+    stop: watch::Sender<bool>,
+}
+
+/// A running node. Dropping it stops its background tasks.
+pub struct Node {
+    inner: Arc<Inner>,
+    tasks: Vec<JoinHandle<()>>,
+    rpc_addr: String,
+}
+
+/// A cheap, cloneable handle for front ends.
+#[derive(Clone)]
+pub struct NodeHandle {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for NodeHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeHandle").field("node", &self.inner.me).finish()
+    }
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node").field("node", &self.inner.me).field("rpc", &self.rpc_addr).finish()
+    }
+}
+
+fn data_key(key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(key.len() + 1);
+    out.push(DATA);
+    out.extend_from_slice(key);
+    out
+}
+
+fn hint_key(target: &str, key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(target.len() + key.len() + 2);
+    out.push(HINT);
+    out.extend_from_slice(target.as_bytes());
+    out.push(0);
+    out.extend_from_slice(key);
+    out
+}
+
+fn parse_hint_key(raw: &[u8]) -> Option<(String, Vec<u8>)> {
+    let rest = raw.strip_prefix(&[HINT])?;
+    let split = rest.iter().position(|&b| b == 0)?;
+    let target = std::str::from_utf8(&rest[..split]).ok()?.to_owned();
+    Some((target, rest[split + 1..].to_vec()))
+}
+
+fn encode_record(stored_at_ms: u64, object: &Object) -> Vec<u8> {
+    let mut out = Writer::new();
+    out.varint(stored_at_ms);
+    object.encode_into(&mut out);
+    out.into_bytes()
+}
+
+fn decode_record(raw: &[u8]) -> Result<(u64, Object), DynamoError> {
+    let mut input = Reader::new(raw);
+    let corrupt = |error: crate::codec::DecodeError| DynamoError::Storage {
+        message: format!("corrupt record: {error}"),
+    };
+    let stored_at = input.varint().map_err(corrupt)?;
+    let object = Object::decode_from(&mut input).map_err(corrupt)?;
+    input.finish().map_err(corrupt)?;
+    Ok((stored_at, object))
+}
+
+fn read_u64_meta(storage: &dyn Storage, key: &[u8]) -> Result<Option<u64>, DynamoError> {
+    Ok(storage.get(key)?.and_then(|raw| Reader::new(&raw).varint().ok()))
+}
+
+fn write_u64_meta(storage: &dyn Storage, key: &[u8], value: u64) -> Result<(), DynamoError> {
+    let mut out = Writer::new();
+    out.varint(value);
+    storage.put(key, &out.into_bytes())?;
+    Ok(())
+}
+
+impl Node {
+    /// Starts a node: recovers (or creates) its epoch, binds the RPC listener, and starts
+    /// gossip (towards `config.seeds`), hint replay and anti-entropy. `seed` seeds every
+    /// random choice the node makes.
+    pub async fn start(
+        config: ClusterConfig,
+        storage: Arc<dyn Storage>,
+        network: Arc<dyn Network>,
+        clock: Arc<dyn WallClock>,
+        seed: u64,
+    ) -> Result<Node, DynamoError> {
+        config.validate()?;
+        let mut rng = StdRng::seed_from_u64(seed);
+        let clean = storage.get(META_CLEAN)?.is_some();
+        storage.delete(META_CLEAN)?;
+        let epoch = match read_u64_meta(storage.as_ref(), META_EPOCH)? {
+            Some(epoch) if clean || storage.durable_writes() => epoch,
+            // A lost data directory, or an unclean stop of a store that may have lost its
+            // last writes: a new epoch, so no dot is ever minted twice (riak_kv #679).
+            _ => (clock.now_ms() << 16) | u64::from(rng.random::<u16>()),
+        };
+        write_u64_meta(storage.as_ref(), META_EPOCH, epoch)?;
+        let incarnation = read_u64_meta(storage.as_ref(), META_INCARNATION)?.unwrap_or(0) + 1;
+        write_u64_meta(storage.as_ref(), META_INCARNATION, incarnation)?;
+
+        let listener = network.bind(&config.rpc_listen).await.map_err(|error| DynamoError::Io {
+            message: format!("bind {}: {error}", config.rpc_listen),
+        })?;
+        let bound = listener
+            .local_addr()
+            .map_err(|error| DynamoError::Io { message: error.to_string() })?;
+        let rpc_addr = config.rpc_advertise.clone().unwrap_or(bound);
+
+        let timeouts = Timeouts {
+            suspect_after_ms: config.suspect_after_ms,
+            dead_after_ms: config.dead_after_ms.max(config.suspect_after_ms),
+        };
+        let me = MemberInfo {
+            id: config.node_id.clone(),
+            rpc_addr: rpc_addr.clone(),
+            datacenter: config.datacenter.clone(),
+            capacity: config.capacity,
+            incarnation,
+            heartbeat: 0,
+            left: false,
+        };
+        let membership = Membership::new(me, 0, timeouts);
+        let ring = placement::build_ring(&membership.ring_members(), config.vnodes)?;
+        let (stop, _) = watch::channel(false);
+        let inner = Arc::new(Inner {
+            me: config.node_id.clone(),
+            actor: Actor { node: config.node_id.clone(), epoch },
+            config,
+            storage,
+            clock,
+            rpc: RpcClient::new(Arc::clone(&network)),
+            started: tokio::time::Instant::now(),
+            membership: Mutex::new(membership),
+            ring: RwLock::new(Arc::new(ring)),
+            rng: Mutex::new(rng),
+            locks: (0..KEY_LOCKS).map(|_| Mutex::new(())).collect(),
+            sibling_cap_hits: AtomicU64::new(0),
+            anti_entropy_done: Mutex::new(HashMap::new()),
+            last_anti_entropy: Mutex::new(None),
+            anti_entropy_running: tokio::sync::Mutex::new(()),
+            stop,
+        });
+        tracing::info!(node = %inner.me, epoch, incarnation, rpc = %rpc_addr, "dynamo node started");
+        let tasks = vec![
+            tokio::spawn(accept_loop(Arc::clone(&inner), listener)),
+            tokio::spawn(gossip_loop(Arc::clone(&inner))),
+            tokio::spawn(hint_loop(Arc::clone(&inner))),
+            tokio::spawn(anti_entropy_loop(Arc::clone(&inner))),
+        ];
+        Ok(Node { inner, tasks, rpc_addr })
+    }
+
+    /// A handle for front ends.
+    pub fn handle(&self) -> NodeHandle {
+        NodeHandle { inner: Arc::clone(&self.inner) }
+    }
+
+    /// The RPC address others dial (the bound address when `rpc_listen` used port 0).
+    pub fn rpc_addr(&self) -> &str {
+        &self.rpc_addr
+    }
+
+    /// The node's status.
+    pub fn status(&self) -> ClusterStatus {
+        self.inner.status()
+    }
+
+    /// Runs one anti-entropy round with every healthy peer now.
+    pub async fn anti_entropy_now(&self) -> AntiEntropyReport {
+        self.inner.anti_entropy().await
+    }
+
+    /// Leaves the ring: announces it by gossip, streams every local key to its new
+    /// owners, and returns how many keys were handed over.
+    pub async fn leave(&self) -> Result<usize, DynamoError> {
+        let now = self.inner.now_ms();
+        self.inner.membership.lock().leave(now);
+        let old = self.inner.ring();
+        self.inner.rebuild_ring();
+        self.inner.gossip_round(usize::MAX).await;
+        let moved = self.inner.stream_changed(&old, &self.inner.ring()).await?;
+        // A second round so late listeners hear it too.
+        self.inner.gossip_round(usize::MAX).await;
+        Ok(moved)
+    }
+
+    /// Stops the background tasks and marks a clean shutdown.
+    pub async fn shutdown(mut self) {
+        self.stop_tasks();
+        if let Err(error) = self.inner.storage.put(META_CLEAN, b"1") {
+            tracing::warn!(%error, "clean-shutdown marker not written");
+        }
+    }
+
+    fn stop_tasks(&mut self) {
+        let _ = self.inner.stop.send(true);
+        for task in self.tasks.drain(..) {
+            task.abort();
+        }
+        self.inner.rpc.close_all();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.stop_tasks();
+    }
+}
+
+impl NodeHandle {
+    /// Reads `key` from R replicas (or `opts.r`), merging what they hold; stale replicas
+    /// are repaired in the background.
+    pub async fn get(&self, key: &[u8], opts: RequestOptions) -> Result<Versioned, DynamoError> {
+        let object = self.inner.read(key, opts).await?;
+        Ok(Versioned {
+            values: object.values(),
+            context: object.context().to_opaque(),
+            resolved: object.resolved(),
+        })
+    }
+
+    /// Writes `value` to `key`, superseding what `context` (from a read) saw; `None`
+    /// supersedes what the coordinating replica holds (plain `SET`). Succeeds once W
+    /// replicas (or `opts.w`) acknowledged.
+    pub async fn put(
+        &self,
+        key: &[u8],
+        value: Bytes,
+        context: Option<&str>,
+        opts: RequestOptions,
+    ) -> Result<(), DynamoError> {
+        if value.len() > MAX_VALUE_BYTES {
+            return Err(DynamoError::BadRequest {
+                message: format!("value of {} bytes exceeds {MAX_VALUE_BYTES}", value.len()),
+            });
+        }
+        let context = context.map(Context::from_opaque).transpose()?;
+        self.inner.write(Bytes::copy_from_slice(key), Some(value), context, opts, false).await
+    }
+
+    /// Deletes `key` by writing a tombstone that supersedes what `context` saw.
+    pub async fn delete(
+        &self,
+        key: &[u8],
+        context: Option<&str>,
+        opts: RequestOptions,
+    ) -> Result<(), DynamoError> {
+        let context = context.map(Context::from_opaque).transpose()?;
+        self.inner.write(Bytes::copy_from_slice(key), None, context, opts, false).await
+    }
+
+    /// The node's status.
+    pub fn status(&self) -> ClusterStatus {
+        self.inner.status()
+    }
+
+    /// Runs one anti-entropy round now.
+    pub async fn anti_entropy_now(&self) -> AntiEntropyReport {
+        self.inner.anti_entropy().await
+    }
+
+    /// This node's id.
+    pub fn node_id(&self) -> &str {
+        &self.inner.me
+    }
+
+    /// The cluster's N.
+    pub fn n(&self) -> usize {
+        self.inner.config.n
+    }
+
+    /// The Merkle root over every key this node holds as a primary, and the largest
+    /// sibling count among them: what convergence checks compare across replicas.
+    pub fn local_digest(&self) -> Result<(u64, usize), DynamoError> {
+        self.inner.local_digest()
+    }
+
+    /// Every key and object this node stores, for checkers (bounded by storage size).
+    pub fn local_objects(&self) -> Result<Vec<(Bytes, Object)>, DynamoError> {
+        let mut out = Vec::new();
+        self.inner.for_each_local(|key, _, object| {
+            out.push((Bytes::copy_from_slice(key), object.clone()));
+        })?;
+        Ok(out)
+    }
+}
+
+type Reply = (String, bool, Option<Result<Option<Object>, DynamoError>>);
+
+impl Inner {
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_millis(self.config.rpc_timeout_ms)
+    }
+
+    fn ring(&self) -> Arc<Ring> {
+        Arc::clone(&self.ring.read())
+    }
+
+    fn stopped(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    fn lock_for(&self, key: &[u8]) -> parking_lot::MutexGuard<'_, ()> {
+        let index = (xxhash_rust::xxh3::xxh3_64(key) as usize) % KEY_LOCKS;
+        self.locks[index].lock()
+    }
+
+    fn healthy(&self, node: &str) -> bool {
+        self.membership.lock().is_healthy(node, self.now_ms())
+    }
+
+    fn address_of(&self, node: &str) -> Option<String> {
+        self.membership.lock().address_of(node).map(str::to_owned)
+    }
+
+    fn datacenter_of(&self, node: &str) -> Option<String> {
+        self.ring().node(node).and_then(|n| n.zone().map(|z| z.as_str().to_owned()))
+    }
+
+    /// True when an acknowledgement from `node` counts toward the quorum.
+    fn counts(&self, node: &str) -> bool {
+        match self.config.consistency {
+            Consistency::Quorum => true,
+            Consistency::LocalQuorum => self.datacenter_of(node) == self.config.datacenter,
+        }
+    }
+
+    fn plan(&self, key: &[u8]) -> Plan {
+        let ring = self.ring();
+        let membership = self.membership.lock();
+        let now = self.now_ms();
+        placement::plan(&ring, key, self.config.n, self.config.sloppy_quorum, |id| {
+            membership.is_healthy(id, now)
+        })
+    }
+
+    fn rebuild_ring(&self) {
+        let members = self.membership.lock().ring_members();
+        match placement::build_ring(&members, self.config.vnodes) {
+            Ok(ring) => *self.ring.write() = Arc::new(ring),
+            Err(error) => tracing::warn!(%error, "ring not rebuilt"),
+        }
+    }
+
+    // ---- local replica ----
+
+    fn read_local(&self, key: &[u8]) -> Result<Option<(u64, Object)>, DynamoError> {
+        match self.storage.get(&data_key(key))? {
+            Some(raw) => decode_record(&raw).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn apply_cap(&self, key: &[u8], object: &mut Object) {
+        let outcome = object.cap(self.config.max_siblings);
+        if outcome.dropped > 0 {
+            self.sibling_cap_hits.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("dynamo_sibling_cap_hits_total").increment(1);
+            tracing::warn!(
+                node = %self.me,
+                key = %String::from_utf8_lossy(key),
+                dropped = outcome.dropped,
+                max = self.config.max_siblings,
+                "sibling cap hit: oldest siblings dropped"
+            );
+        }
+    }
+
+    /// Merges `incoming` into the local replica; returns the result.
+    fn merge_local(&self, key: &[u8], incoming: &Object) -> Result<Object, DynamoError> {
+        let _guard = self.lock_for(key);
+        let current = self.read_local(key)?;
+        let mut merged = current.as_ref().map(|(_, o)| o.clone()).unwrap_or_default();
+        merged.merge(incoming, self.config.versioning);
+        self.apply_cap(key, &mut merged);
+        if current.as_ref().map(|(_, o)| o) != Some(&merged) {
+            self.storage.put(&data_key(key), &encode_record(self.clock.now_ms(), &merged))?;
+        }
+        Ok(merged)
+    }
+
+    /// The coordinator's local step: mint a dot and store the new object.
+    fn write_local(
+        &self,
+        key: &[u8],
+        value: Option<Bytes>,
+        context: Option<&Context>,
+    ) -> Result<Object, DynamoError> {
+        let _guard = self.lock_for(key);
+        let mut object = self.read_local(key)?.map(|(_, o)| o).unwrap_or_default();
+        let seen;
+        let context = match context {
+            Some(context) => context,
+            None => {
+                seen = object.context();
+                &seen
+            }
+        };
+        let now = self.clock.now_ms();
+        object.update(self.config.versioning, &self.actor, context, value, now);
+        self.apply_cap(key, &mut object);
+        self.storage.put(&data_key(key), &encode_record(now, &object))?;
+        Ok(object)
+    }
+
+    fn store_hint(&self, target: &str, key: &[u8]) -> Result<(), DynamoError> {
+        self.storage.put(&hint_key(target, key), b"")?;
+        Ok(())
+    }
+
+    fn for_each_local(
+        &self,
+        mut visit: impl FnMut(&[u8], u64, &Object),
+    ) -> Result<(), DynamoError> {
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let page = self.storage.scan(&[DATA], after.as_deref(), SCAN_PAGE)?;
+            let Some((last, _)) = page.last() else { return Ok(()) };
+            after = Some(last.clone());
+            for (raw_key, raw) in &page {
+                let (stored_at, object) = decode_record(raw)?;
+                visit(&raw_key[1..], stored_at, &object);
+            }
+            if page.len() < SCAN_PAGE {
+                return Ok(());
+            }
+        }
+    }
+
+    fn local_digest(&self) -> Result<(u64, usize), DynamoError> {
+        let ring = self.ring();
+        let mut items = Vec::new();
+        let mut max_siblings = 0;
+        self.for_each_local(|key, _, object| {
+            if placement::is_primary(&ring, key, self.config.n, &self.me) {
+                items.push((ring.hash_key(key), object.digest()));
+                max_siblings = max_siblings.max(object.siblings().len());
+            }
+        })?;
+        Ok((MerkleTree::build(items).root(), max_siblings))
+    }
+
+    // ---- coordinator ----
+
+    fn check_key(key: &[u8]) -> Result<(), DynamoError> {
+        if key.is_empty() || key.len() > MAX_KEY_BYTES {
+            return Err(DynamoError::BadRequest {
+                message: format!("key must be 1..={MAX_KEY_BYTES} bytes, got {}", key.len()),
+            });
+        }
+        Ok(())
+    }
+
+    fn quorum(
+        &self,
+        requested: Option<usize>,
+        default: usize,
+        what: &str,
+    ) -> Result<usize, DynamoError> {
+        let value = requested.unwrap_or(default);
+        if value == 0 || value > self.config.n {
+            return Err(DynamoError::BadRequest {
+                message: format!("{what} must be 1..={} (N), got {value}", self.config.n),
+            });
+        }
+        Ok(value)
+    }
+
+    async fn write(
+        self: &Arc<Self>,
+        key: Bytes,
+        value: Option<Bytes>,
+        context: Option<Context>,
+        opts: RequestOptions,
+        forwarded: bool,
+    ) -> Result<(), DynamoError> {
+        Self::check_key(&key)?;
+        if self.stopped() {
+            return Err(DynamoError::ShuttingDown);
+        }
+        let w = self.quorum(opts.w, self.config.w, "W")?;
+        let plan = self.plan(&key);
+        let available = plan.targets.iter().filter(|t| self.counts(&t.node)).count();
+        if available < w {
+            return Err(DynamoError::Unavailable { op: "write", required: w, available });
+        }
+        let Some(mine) = plan.targets.iter().find(|t| t.node == self.me).cloned() else {
+            if forwarded {
+                return Err(DynamoError::Unavailable { op: "write", required: w, available: 0 });
+            }
+            return self.forward(&plan, ForwardedWrite { key, value, context, w: opts.w }).await;
+        };
+        let object = self.write_local(&key, value, context.as_ref())?;
+        if let Some(primary) = &mine.hint_for {
+            self.store_hint(primary, &key)?;
+        }
+        let mut acks = usize::from(self.counts(&self.me));
+        let others: Vec<_> = plan.targets.iter().filter(|t| t.node != self.me).cloned().collect();
+        let (sender, mut receiver) = mpsc::channel::<bool>(others.len().max(1));
+        for target in others {
+            let inner = Arc::clone(self);
+            let sender = sender.clone();
+            let request = Request::Put {
+                key: key.clone(),
+                object: object.clone(),
+                hint_for: target.hint_for.clone(),
+            };
+            tokio::spawn(async move {
+                let ok =
+                    inner.call_node(&target.node, request).await.is_ok_and(|r| r == Response::Ack);
+                let _ = sender.send(ok && inner.counts(&target.node)).await;
+            });
+        }
+        drop(sender);
+        while acks < w {
+            match receiver.recv().await {
+                Some(true) => acks += 1,
+                Some(false) => {}
+                None => {
+                    return Err(DynamoError::Unavailable {
+                        op: "write",
+                        required: w,
+                        available: acks,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn forward(&self, plan: &Plan, write: ForwardedWrite) -> Result<(), DynamoError> {
+        let required = write.w.unwrap_or(self.config.w);
+        for target in plan.targets.iter().take(2) {
+            match self.call_node(&target.node, Request::Coordinate(write.clone())).await {
+                Ok(Response::Ack) => return Ok(()),
+                Ok(Response::Error { code, message }) => {
+                    return Err(DynamoError::from_remote(&code, message));
+                }
+                // A write the target may or may not have applied: trying another target
+                // mints a second dot, which is a sibling at worst, never a lost write.
+                Ok(_) | Err(_) => continue,
+            }
+        }
+        Err(DynamoError::Unavailable { op: "write", required, available: 0 })
+    }
+
+    async fn call_node(&self, node: &str, request: Request) -> Result<Response, DynamoError> {
+        let addr = self.address_of(node).ok_or(DynamoError::Unavailable {
+            op: "call",
+            required: 1,
+            available: 0,
+        })?;
+        self.rpc.call(&addr, request, self.timeout()).await.map_err(|error| {
+            tracing::debug!(node = %self.me, peer = %node, %error, "rpc failed");
+            DynamoError::Unavailable { op: "call", required: 1, available: 0 }
+        })
+    }
+
+    async fn read(
+        self: &Arc<Self>,
+        key: &[u8],
+        opts: RequestOptions,
+    ) -> Result<Object, DynamoError> {
+        Self::check_key(key)?;
+        let r = self.quorum(opts.r, self.config.r, "R")?;
+        let plan = self.plan(key);
+        let available = plan.targets.iter().filter(|t| self.counts(&t.node)).count();
+        if available < r {
+            return Err(DynamoError::Unavailable { op: "read", required: r, available });
+        }
+        let key = Bytes::copy_from_slice(key);
+        let (sender, mut receiver) = mpsc::channel::<Reply>(plan.targets.len().max(1));
+        for target in &plan.targets {
+            let inner = Arc::clone(self);
+            let sender = sender.clone();
+            let key = key.clone();
+            let node = target.node.clone();
+            let hinted = target.hint_for.is_some();
+            tokio::spawn(async move {
+                let outcome = if node == inner.me {
+                    inner.read_local(&key).map(|found| found.map(|(_, o)| o))
+                } else {
+                    match inner.call_node(&node, Request::Get { key }).await {
+                        Ok(Response::Object(object)) => Ok(object),
+                        Ok(_) => {
+                            Err(DynamoError::Unavailable { op: "read", required: 1, available: 0 })
+                        }
+                        Err(error) => Err(error),
+                    }
+                };
+                let counts = inner.counts(&node);
+                // Fallbacks answer but are not repaired: they hold hints, not replicas.
+                let _ = sender.send((node, counts && !hinted, Some(outcome))).await;
+            });
+        }
+        drop(sender);
+        let mut merged = Object::empty();
+        let mut answers: Vec<(String, bool, Option<Object>)> = Vec::new();
+        let mut counted = 0;
+        while counted < r {
+            let Some((node, counts, outcome)) = receiver.recv().await else {
+                return Err(DynamoError::Unavailable {
+                    op: "read",
+                    required: r,
+                    available: counted,
+                });
+            };
+            if let Some(Ok(object)) = outcome {
+                if let Some(object) = &object {
+                    merged.merge(object, self.config.versioning);
+                }
+                if counts || self.config.consistency == Consistency::Quorum {
+                    counted += 1;
+                }
+                answers.push((node, counts, object));
+            }
+        }
+        let inner = Arc::clone(self);
+        let result = merged.clone();
+        tokio::spawn(async move { inner.read_repair(key, merged, answers, receiver).await });
+        Ok(result)
+    }
+
+    /// Waits for the remaining answers, then sends the merged object to every replica
+    /// whose copy differs from it.
+    async fn read_repair(
+        self: Arc<Self>,
+        key: Bytes,
+        mut merged: Object,
+        mut answers: Vec<(String, bool, Option<Object>)>,
+        mut receiver: mpsc::Receiver<Reply>,
+    ) {
+        while let Some((node, counts, outcome)) = receiver.recv().await {
+            if let Some(Ok(object)) = outcome {
+                if let Some(object) = &object {
+                    merged.merge(object, self.config.versioning);
+                }
+                answers.push((node, counts, object));
+            }
+        }
+        self.apply_cap(&key, &mut merged);
+        for (node, repairable, object) in answers {
+            if !repairable || object.as_ref() == Some(&merged) || merged.is_empty() {
+                continue;
+            }
+            metrics::counter!("dynamo_read_repairs_total").increment(1);
+            if node == self.me {
+                let _ = self.merge_local(&key, &merged);
+            } else {
+                let request =
+                    Request::Put { key: key.clone(), object: merged.clone(), hint_for: None };
+                let _ = self.call_node(&node, request).await;
+            }
+        }
+    }
+
+    // ---- RPC server side ----
+
+    async fn handle_rpc(self: Arc<Self>, request: Request) -> Response {
+        let outcome = match request {
+            Request::Get { key } => {
+                self.read_local(&key).map(|found| Response::Object(found.map(|(_, o)| o)))
+            }
+            Request::Put { key, object, hint_for } => {
+                self.merge_local(&key, &object).and_then(|_| {
+                    if let Some(primary) = hint_for {
+                        self.store_hint(&primary, &key)?;
+                    }
+                    Ok(Response::Ack)
+                })
+            }
+            Request::Coordinate(write) => {
+                let opts = RequestOptions { r: None, w: write.w };
+                self.write(write.key, write.value, write.context, opts, true)
+                    .await
+                    .map(|()| Response::Ack)
+            }
+            Request::Gossip { members } => {
+                let digest = self.merge_gossip(&members);
+                Ok(Response::Gossip(digest))
+            }
+            Request::MerkleLeaves { peer } => {
+                self.shared_tree(&peer).map(|tree| Response::Leaves(tree.leaves().to_vec()))
+            }
+            Request::Bucket { peer, bucket } => {
+                self.shared_bucket(&peer, usize::from(bucket)).map(Response::Bucket)
+            }
+        };
+        outcome.unwrap_or_else(|error| Response::Error {
+            code: error.code().into(),
+            message: error.to_string(),
+        })
+    }
+
+    // ---- gossip ----
+
+    fn merge_gossip(self: &Arc<Self>, members: &[MemberInfo]) -> Vec<MemberInfo> {
+        let now = self.now_ms();
+        let (changed, digest) = {
+            let mut membership = self.membership.lock();
+            let changed = membership.merge(members, now);
+            (changed, membership.digest())
+        };
+        if changed {
+            let old = self.ring();
+            self.rebuild_ring();
+            let new = self.ring();
+            let inner = Arc::clone(self);
+            tokio::spawn(async move {
+                if let Err(error) = inner.stream_changed(&old, &new).await {
+                    tracing::warn!(%error, "streaming after a membership change failed");
+                }
+            });
+        }
+        digest
+    }
+
+    async fn gossip_round(self: &Arc<Self>, fanout: usize) {
+        let (digest, mut targets) = {
+            let mut membership = self.membership.lock();
+            membership.tick(self.now_ms());
+            let mut rng = self.rng.lock();
+            let targets =
+                membership.gossip_targets(fanout.min(crate::membership::MAX_MEMBERS), &mut *rng);
+            (membership.digest(), targets)
+        };
+        // Seeds not yet known as members are always contacted: that is how a node joins.
+        for seed in &self.config.seeds {
+            if !digest.iter().any(|m| &m.rpc_addr == seed) && !targets.contains(seed) {
+                targets.push(seed.clone());
+            }
+        }
+        let mut calls = Vec::new();
+        for addr in targets {
+            let inner = Arc::clone(self);
+            let request = Request::Gossip { members: digest.clone() };
+            calls.push(tokio::spawn(async move {
+                if let Ok(Response::Gossip(members)) =
+                    inner.rpc.call(&addr, request, inner.timeout()).await
+                {
+                    inner.merge_gossip(&members);
+                }
+            }));
+        }
+        for call in calls {
+            let _ = call.await;
+        }
+    }
+
+    // ---- membership change streaming ----
+
+    /// Sends every local key whose replica set grew to its new replicas; drops local
+    /// copies this node no longer replicates once every new replica has them.
+    async fn stream_changed(
+        self: &Arc<Self>,
+        old: &Ring,
+        new: &Ring,
+    ) -> Result<usize, DynamoError> {
+        let n = self.config.n;
+        let mut moves: Vec<(Bytes, Vec<String>, bool)> = Vec::new();
+        self.for_each_local(|key, _, _| {
+            let before = placement::preference_list(old, key, n);
+            let after = placement::preference_list(new, key, n);
+            let newcomers: Vec<String> =
+                after.iter().filter(|id| !before.contains(id)).cloned().collect();
+            let still_mine = after.contains(&self.me);
+            if before.contains(&self.me) && (!newcomers.is_empty() || !still_mine) {
+                moves.push((Bytes::copy_from_slice(key), newcomers, still_mine));
+            }
+        })?;
+        let mut moved = 0;
+        for (key, newcomers, still_mine) in moves {
+            let Some((_, object)) = self.read_local(&key)? else { continue };
+            let targets: Vec<String> = if still_mine || !newcomers.is_empty() {
+                newcomers
+            } else {
+                placement::preference_list(new, &key, n)
+            };
+            let mut all_ok = true;
+            for target in targets {
+                let request =
+                    Request::Put { key: key.clone(), object: object.clone(), hint_for: None };
+                all_ok &= self.call_node(&target, request).await.is_ok_and(|r| r == Response::Ack);
+            }
+            if all_ok {
+                moved += 1;
+                if !still_mine {
+                    self.delete_if_unchanged(&key, &object)?;
+                }
+            }
+        }
+        metrics::counter!("dynamo_keys_streamed_total").increment(moved as u64);
+        Ok(moved)
+    }
+
+    fn delete_if_unchanged(&self, key: &[u8], sent: &Object) -> Result<bool, DynamoError> {
+        let _guard = self.lock_for(key);
+        if self.read_local(key)?.map(|(_, o)| o).as_ref() == Some(sent) {
+            self.storage.delete(&data_key(key))?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    // ---- hinted handoff ----
+
+    async fn replay_hints(self: &Arc<Self>) -> Result<usize, DynamoError> {
+        let hints = self.storage.scan(&[HINT], None, HINTS_PER_ROUND)?;
+        let pause =
+            Duration::from_secs_f64(1.0 / f64::from(self.config.hint_replay_ops_per_second.max(1)));
+        let mut replayed = 0;
+        for (raw, _) in hints {
+            let Some((target, key)) = parse_hint_key(&raw) else {
+                self.storage.delete(&raw)?;
+                continue;
+            };
+            if !self.healthy(&target) {
+                continue;
+            }
+            let Some((_, object)) = self.read_local(&key)? else {
+                self.storage.delete(&raw)?;
+                continue;
+            };
+            let request = Request::Put {
+                key: Bytes::from(key.clone()),
+                object: object.clone(),
+                hint_for: None,
+            };
+            if self.call_node(&target, request).await.is_ok_and(|r| r == Response::Ack) {
+                let ring = self.ring();
+                let _guard = self.lock_for(&key);
+                // Only when nothing newer arrived meanwhile: else the hint stays for the
+                // next round.
+                if self.read_local(&key)?.map(|(_, o)| o) == Some(object) {
+                    self.storage.delete(&raw)?;
+                    let other_hints = self
+                        .storage
+                        .scan(&[HINT], None, HINTS_PER_ROUND)?
+                        .iter()
+                        .any(|(k, _)| parse_hint_key(k).is_some_and(|(_, other)| other == key));
+                    if !placement::is_primary(&ring, &key, self.config.n, &self.me) && !other_hints
+                    {
+                        self.storage.delete(&data_key(&key))?;
+                    }
+                    replayed += 1;
+                    metrics::counter!("dynamo_hints_replayed_total").increment(1);
+                }
+            }
+            tokio::time::sleep(pause).await;
+        }
+        Ok(replayed)
+    }
+
+    // ---- anti-entropy ----
+
+    fn shared_items(
+        &self,
+        peer: &str,
+        bucket: Option<usize>,
+    ) -> Result<Vec<(Bytes, u64, Object)>, DynamoError> {
+        let ring = self.ring();
+        let n = self.config.n;
+        let mut out = Vec::new();
+        self.for_each_local(|key, _, object| {
+            let hash = ring.hash_key(key);
+            if bucket.is_some_and(|b| b != bucket_of(hash)) {
+                return;
+            }
+            let primaries = placement::preference_list(&ring, key, n);
+            if primaries.iter().any(|p| p == peer) && primaries.contains(&self.me) {
+                out.push((Bytes::copy_from_slice(key), hash, object.clone()));
+            }
+        })?;
+        Ok(out)
+    }
+
+    fn shared_tree(&self, peer: &str) -> Result<MerkleTree, DynamoError> {
+        let items = self.shared_items(peer, None)?;
+        Ok(MerkleTree::build(items.iter().map(|(_, hash, object)| (*hash, object.digest()))))
+    }
+
+    fn shared_bucket(
+        &self,
+        peer: &str,
+        bucket: usize,
+    ) -> Result<Vec<(Bytes, Object)>, DynamoError> {
+        Ok(self.shared_items(peer, Some(bucket))?.into_iter().map(|(k, _, o)| (k, o)).collect())
+    }
+
+    async fn throttle(&self, bytes: usize) {
+        let rate = self.config.anti_entropy_bytes_per_second.max(1024);
+        let pause = Duration::from_secs_f64(bytes as f64 / rate as f64);
+        if pause >= Duration::from_millis(1) {
+            tokio::time::sleep(pause).await;
+        }
+    }
+
+    async fn anti_entropy_with(
+        &self,
+        peer: &str,
+        report: &mut AntiEntropyReport,
+    ) -> Result<(), DynamoError> {
+        let request = Request::MerkleLeaves { peer: self.me.clone() };
+        let leaves = match self.call_node(peer, request).await? {
+            Response::Leaves(leaves) if leaves.len() == LEAVES => leaves,
+            _ => {
+                return Err(DynamoError::Unavailable {
+                    op: "anti-entropy",
+                    required: 1,
+                    available: 0,
+                });
+            }
+        };
+        let theirs = MerkleTree::from_leaves(leaves);
+        let mine = self.shared_tree(peer)?;
+        let (differing, _) = mine.diff(&theirs);
+        report.buckets_differing += differing.len();
+        for bucket in differing {
+            let request = Request::Bucket { peer: self.me.clone(), bucket: bucket as u16 };
+            let remote = match self.call_node(peer, request).await? {
+                Response::Bucket(objects) => objects,
+                _ => {
+                    return Err(DynamoError::Unavailable {
+                        op: "anti-entropy",
+                        required: 1,
+                        available: 0,
+                    });
+                }
+            };
+            let mut remote_digests: HashMap<Bytes, u64> = HashMap::with_capacity(remote.len());
+            for (key, object) in &remote {
+                remote_digests.insert(key.clone(), object.digest());
+                let bytes = key.len() + object.encode().len();
+                report.bytes_moved += bytes as u64;
+                self.merge_local(key, object)?;
+                self.throttle(bytes).await;
+            }
+            report.objects_exchanged += remote.len();
+            for (key, object) in self.shared_bucket(peer, bucket)? {
+                if remote_digests.get(&key) == Some(&object.digest()) {
+                    continue;
+                }
+                let bytes = key.len() + object.encode().len();
+                report.bytes_moved += bytes as u64;
+                report.objects_exchanged += 1;
+                let request = Request::Put { key, object, hint_for: None };
+                match self.call_node(peer, request).await? {
+                    Response::Ack => {}
+                    _ => {
+                        return Err(DynamoError::Unavailable {
+                            op: "anti-entropy",
+                            required: 1,
+                            available: 0,
+                        });
+                    }
+                }
+                self.throttle(bytes).await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn anti_entropy(self: &Arc<Self>) -> AntiEntropyReport {
+        let _running = self.anti_entropy_running.lock().await;
+        let started_ms = self.clock.now_ms();
+        let mut report = AntiEntropyReport { started_ms, ..AntiEntropyReport::default() };
+        let ring = self.ring();
+        let peers: Vec<String> =
+            ring.nodes().map(|n| n.id().as_str().to_owned()).filter(|id| *id != self.me).collect();
+        for peer in peers {
+            if !self.healthy(&peer) {
+                report.peers_failed += 1;
+                continue;
+            }
+            match self.anti_entropy_with(&peer, &mut report).await {
+                Ok(()) => {
+                    report.peers_ok += 1;
+                    self.anti_entropy_done.lock().insert(peer, started_ms);
+                }
+                Err(error) => {
+                    report.peers_failed += 1;
+                    tracing::debug!(node = %self.me, %peer, %error, "anti-entropy round failed");
+                }
+            }
+        }
+        match self.purge_tombstones() {
+            Ok(purged) => report.tombstones_purged = purged,
+            Err(error) => tracing::warn!(%error, "tombstone purge failed"),
+        }
+        metrics::counter!("dynamo_anti_entropy_rounds_total").increment(1);
+        *self.last_anti_entropy.lock() = Some(report.clone());
+        report
+    }
+
+    /// Purges tombstones stored longer than the grace period ago whose every other
+    /// replica completed an anti-entropy round with this node after the tombstone was
+    /// stored: then every replica holds the tombstone (or something newer), so dropping it
+    /// cannot let an old value come back.
+    fn purge_tombstones(&self) -> Result<usize, DynamoError> {
+        let now = self.clock.now_ms();
+        let ring = self.ring();
+        let done = self.anti_entropy_done.lock().clone();
+        let mut candidates = Vec::new();
+        self.for_each_local(|key, stored_at, object| {
+            if !object.is_tombstone()
+                || stored_at.saturating_add(self.config.tombstone_grace_ms) > now
+            {
+                return;
+            }
+            let primaries = placement::preference_list(&ring, key, self.config.n);
+            let all_synced = primaries.contains(&self.me)
+                && primaries
+                    .iter()
+                    .filter(|p| **p != self.me)
+                    .all(|p| done.get(p).is_some_and(|&at| at > stored_at));
+            if all_synced {
+                candidates.push((key.to_vec(), object.clone()));
+            }
+        })?;
+        let mut purged = 0;
+        for (key, object) in candidates {
+            if self.delete_if_unchanged(&key, &object)? {
+                purged += 1;
+            }
+        }
+        Ok(purged)
+    }
+
+    // ---- status ----
+
+    fn status(&self) -> ClusterStatus {
+        let ring = self.ring();
+        let mut shares: BTreeMap<String, u128> = BTreeMap::new();
+        let points: Vec<(u64, String)> =
+            ring.points().map(|(p, n)| (p, n.id().as_str().to_owned())).collect();
+        for (i, (position, owner)) in points.iter().enumerate() {
+            let previous = if i == 0 { points.last().map_or(0, |p| p.0) } else { points[i - 1].0 };
+            let len = if points.len() == 1 {
+                1u128 << 64
+            } else {
+                u128::from(position.wrapping_sub(previous))
+            };
+            *shares.entry(owner.clone()).or_default() += len;
+        }
+        let ring_view = ring
+            .nodes()
+            .map(|node| {
+                let id = node.id().as_str();
+                RingShare {
+                    node: id.to_owned(),
+                    vnodes: ring.points_of(id).unwrap_or(0),
+                    share: shares.get(id).copied().unwrap_or(0) as f64 / (1u128 << 64) as f64,
+                }
+            })
+            .collect();
+        let mut hints_pending = BTreeMap::new();
+        if let Ok(hints) = self.storage.scan(&[HINT], None, 100_000) {
+            for (raw, _) in hints {
+                if let Some((target, _)) = parse_hint_key(&raw) {
+                    *hints_pending.entry(target).or_insert(0) += 1;
+                }
+            }
+        }
+        ClusterStatus {
+            node_id: self.me.clone(),
+            epoch: self.actor.epoch,
+            n: self.config.n,
+            r: self.config.r,
+            w: self.config.w,
+            ring: ring_view,
+            members: self.membership.lock().view(self.now_ms()),
+            hints_pending,
+            last_anti_entropy: self.last_anti_entropy.lock().clone(),
+            sibling_cap_hits: self.sibling_cap_hits.load(Ordering::Relaxed),
+        }
+    }
+}
+
+async fn until_stopped(inner: &Inner, wait: Duration) -> bool {
+    let mut stop = inner.stop.subscribe();
+    if *stop.borrow() {
+        return true;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => *stop.borrow(),
+        _ = stop.changed() => true,
+    }
+}
+
+async fn accept_loop(inner: Arc<Inner>, mut listener: Box<dyn crate::net::Listener>) {
+    let mut stop = inner.stop.subscribe();
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.changed() => return,
+        };
+        match accepted {
+            Ok(stream) => {
+                let handler = Arc::clone(&inner);
+                tokio::spawn(crate::rpc::serve_connection(stream, move |request| {
+                    Arc::clone(&handler).handle_rpc(request)
+                }));
+            }
+            Err(error) => {
+                tracing::warn!(%error, "rpc accept failed");
+                if until_stopped(&inner, Duration::from_millis(100)).await {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn gossip_loop(inner: Arc<Inner>) {
+    let interval = Duration::from_millis(inner.config.gossip_interval_ms);
+    loop {
+        inner.gossip_round(inner.config.gossip_fanout).await;
+        if until_stopped(&inner, interval).await {
+            return;
+        }
+    }
+}
+
+async fn hint_loop(inner: Arc<Inner>) {
+    let interval = Duration::from_millis(inner.config.hint_interval_ms.max(1));
+    loop {
+        if until_stopped(&inner, interval).await {
+            return;
+        }
+        if let Err(error) = inner.replay_hints().await {
+            tracing::warn!(%error, "hint replay failed");
+        }
+    }
+}
+
+async fn anti_entropy_loop(inner: Arc<Inner>) {
+    if inner.config.anti_entropy_interval_ms == 0 {
+        return;
+    }
+    let interval = Duration::from_millis(inner.config.anti_entropy_interval_ms);
+    loop {
+        if until_stopped(&inner, interval).await {
+            return;
+        }
+        inner.anti_entropy().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hint_keys_round_trip_with_any_key_bytes() {
+        let raw = hint_key("node-2", b"a\0b");
+        assert_eq!(parse_hint_key(&raw), Some(("node-2".to_owned(), b"a\0b".to_vec())));
+        assert_eq!(parse_hint_key(b"dkey"), None);
+    }
+
+    #[test]
+    fn a_corrupt_record_is_a_storage_error() {
+        assert!(matches!(decode_record(&[0x80]), Err(DynamoError::Storage { .. })));
+        let object = Object::empty();
+        assert_eq!(decode_record(&encode_record(5, &object)).ok(), Some((5, object)));
+    }
+}
