@@ -61,3 +61,45 @@ impl Default for AutocompleteConfig {
         }
     }
 }
+
+/// Most a router waits for one shard's answer by default: far above a healthy shard's
+/// sub-millisecond lookup, short enough that a hung shard fails the request quickly.
+pub const DEFAULT_SHARD_TIMEOUT_MS: u64 = 1000;
+/// How often the router re-reads the shard map from its shards by default.
+pub const DEFAULT_MAP_REFRESH_MS: u64 = 2000;
+
+/// `[autocomplete.shard]`: serve one shard of a sharded deployment (book 13.3.5). The
+/// shard loads the whole trie as a single node would (snapshot, else log), cuts the key
+/// space into `of` ranges balanced by its weights, and keeps only range `index`. Every
+/// shard must start from the same data, so that all cut the same map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardConfig {
+    /// This shard, `0..of`.
+    pub index: usize,
+    /// Shards in the deployment.
+    pub of: usize,
+}
+
+/// `[autocomplete.router]`: serve no trie, fan each prefix out to the shards that can
+/// hold its completions and merge their answers (book 13.3.5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RouterConfig {
+    /// Base URLs of the shards, shard 0 first (`http://host:port`).
+    pub shards: Vec<String>,
+    /// Most to wait for one shard's answer, connecting included.
+    pub timeout_ms: u64,
+    /// How often to re-read and cross-check the shards' map.
+    pub map_refresh_ms: u64,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        RouterConfig {
+            shards: Vec::new(),
+            timeout_ms: DEFAULT_SHARD_TIMEOUT_MS,
+            map_refresh_ms: DEFAULT_MAP_REFRESH_MS,
+        }
+    }
+}

@@ -205,6 +205,23 @@ pub enum ShardError {
         /// The first offending boundary.
         index: usize,
     },
+    /// A shard index past the map's last shard.
+    #[error("shard {index} does not exist in a map of {shards} shards")]
+    IndexOutOfRange {
+        /// What was asked for.
+        index: usize,
+        /// Shards in the map.
+        shards: usize,
+    },
+    /// The data has too few distinct queries (or too skewed a load) to cut it in this
+    /// many non-empty shards.
+    #[error("the data can be cut in only {made} shards, not {shards}")]
+    TooFewQueries {
+        /// What was asked for.
+        shards: usize,
+        /// How many the balanced cut made.
+        made: usize,
+    },
 }
 
 /// The word list for the query-log generator could not be parsed ([`crate::generator`]).

@@ -4,6 +4,10 @@
 //!   [{"query","weight"}]}` with `Cache-Control: private, max-age=<cache_max_age_secs>`.
 //! - `POST /api/v1/autocomplete/queries` with `{"query":"..."}` → `202`: the search is
 //!   appended to the analytics log.
+//! - `GET /api/v1/autocomplete/shard` → `{"index","of","boundaries","fingerprint"}`: which
+//!   part of the key space this node serves (book 13.3.5); a single node is shard 0 of 1.
+//!   A shard also stamps every suggestion response with [`SHARD_MAP_HEADER`], so the
+//!   [`crate::router`] in front notices a shard cut by another map.
 //!
 //! Errors are `{"error":{"code","message"}}`: 400 `empty_prefix`, `prefix_too_long`,
 //! `control_character`, `invalid_k`, `invalid_query_string` (e.g. invalid UTF-8),
@@ -23,10 +27,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{InputError, SuggestError};
 use crate::service::{Autocomplete, RecordError};
+use crate::shard::ShardPlacement;
 use crate::trie::Suggestion;
 
 /// Largest request body: a query is at most a few hundred bytes of JSON.
 pub const MAX_BODY_BYTES: usize = 4096;
+
+/// Response header carrying the [`crate::shard::ShardMap::fingerprint`] of the map a
+/// shard serves under, in hex.
+pub const SHARD_MAP_HEADER: &str = "x-autocomplete-shard-map";
 
 /// Milliseconds since the Unix epoch, injected so tests can fix time.
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
@@ -38,6 +47,8 @@ pub struct HttpState {
     pub service: Arc<Autocomplete>,
     /// Stamps logged queries.
     pub clock: Clock,
+    /// The part of the key space this node serves when it is one shard of several.
+    pub shard: Option<Arc<ShardPlacement>>,
 }
 
 impl std::fmt::Debug for HttpState {
@@ -54,7 +65,13 @@ impl HttpState {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |elapsed| elapsed.as_millis() as u64)
         });
-        HttpState { service, clock }
+        HttpState { service, clock, shard: None }
+    }
+
+    /// The same state for shard `placement` of a sharded deployment.
+    pub fn with_shard(mut self, placement: ShardPlacement) -> HttpState {
+        self.shard = Some(Arc::new(placement));
+        self
     }
 }
 
@@ -63,6 +80,7 @@ pub fn router(state: HttpState) -> Router {
     Router::new()
         .route("/api/v1/autocomplete", get(suggest))
         .route("/api/v1/autocomplete/queries", post(record))
+        .route("/api/v1/autocomplete/shard", get(shard))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
@@ -161,7 +179,25 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
-fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+/// `GET /api/v1/autocomplete/shard` response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ShardBody {
+    /// This node's shard, `0..of`.
+    pub index: usize,
+    /// Shards in the map.
+    pub of: usize,
+    /// The first key of shards 1.. (normalised keys).
+    pub boundaries: Vec<String>,
+    /// [`crate::shard::ShardMap::fingerprint`] in hex, as [`SHARD_MAP_HEADER`] carries it.
+    pub fingerprint: String,
+}
+
+/// A fingerprint as [`SHARD_MAP_HEADER`] and [`ShardBody`] spell it.
+pub fn fingerprint_hex(fingerprint: u64) -> String {
+    format!("{fingerprint:016x}")
+}
+
+pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
     let body = ErrorBody { error: ErrorDetail { code: code.to_owned(), message: message.into() } };
     (status, Json(body)).into_response()
 }
@@ -177,40 +213,106 @@ fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response
         (status = 400, body = ErrorBody, description = "empty_prefix, prefix_too_long, control_character, invalid_k, invalid_query_string"),
     ))]
 pub async fn suggest(State(state): State<HttpState>, RawQuery(raw): RawQuery) -> Response {
-    let params = match SuggestParams::parse(raw.as_deref().unwrap_or("")) {
-        Ok(params) => params,
-        Err(message) => return error(StatusCode::BAD_REQUEST, "invalid_query_string", message),
+    let config = state.service.config();
+    let (prefix, k) = match parse_suggest_query(raw.as_deref(), config.max_k) {
+        Ok(parsed) => parsed,
+        Err(bad) => return bad.into_response(),
     };
-    let prefix = params.q.unwrap_or_default();
+    match state.service.suggest(&prefix, k) {
+        Ok(suggestions) => {
+            let mut response = suggestions_response(prefix, suggestions, config.cache_max_age_secs);
+            if let Some(placement) = &state.shard {
+                let fingerprint = fingerprint_hex(placement.map().fingerprint());
+                if let Ok(value) = HeaderValue::from_str(&fingerprint) {
+                    response.headers_mut().insert(SHARD_MAP_HEADER, value);
+                }
+            }
+            response
+        }
+        Err(refused) => suggest_error(&refused),
+    }
+}
+
+/// A suggestion request's query string that does not parse: its 400's code and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BadQueryString {
+    code: &'static str,
+    message: String,
+}
+
+impl IntoResponse for BadQueryString {
+    fn into_response(self) -> Response {
+        error(StatusCode::BAD_REQUEST, self.code, self.message)
+    }
+}
+
+/// The prefix (text, possibly empty) and `k` (if given) of a suggestion request.
+pub(crate) fn parse_suggest_query(
+    raw: Option<&str>,
+    max_k: usize,
+) -> Result<(String, Option<usize>), BadQueryString> {
+    let params = SuggestParams::parse(raw.unwrap_or(""))
+        .map_err(|message| BadQueryString { code: "invalid_query_string", message })?;
     let k = match params.k.as_deref().map(str::parse::<usize>) {
         None => None,
         Some(Ok(k)) => Some(k),
         Some(Err(_)) => {
-            let max = state.service.config().max_k;
-            return error(
-                StatusCode::BAD_REQUEST,
-                "invalid_k",
-                format!("k must be a whole number in 1..={max}"),
-            );
+            return Err(BadQueryString {
+                code: "invalid_k",
+                message: format!("k must be a whole number in 1..={max_k}"),
+            });
         }
     };
-    match state.service.suggest(&prefix, k) {
-        Ok(suggestions) => {
-            let max_age = state.service.config().cache_max_age_secs;
-            let mut response = Json(SuggestBody { prefix, suggestions }).into_response();
-            if let Ok(value) = HeaderValue::from_str(&format!("private, max-age={max_age}")) {
-                response.headers_mut().insert(header::CACHE_CONTROL, value);
-            }
-            response
-        }
-        Err(SuggestError::InvalidK { k, max }) => {
+    Ok((params.q.unwrap_or_default(), k))
+}
+
+/// `200 {"prefix","suggestions"}` with `Cache-Control: private, max-age=<max_age_secs>`.
+pub(crate) fn suggestions_response(
+    prefix: String,
+    suggestions: Vec<Suggestion>,
+    max_age_secs: u32,
+) -> Response {
+    let mut response = Json(SuggestBody { prefix, suggestions }).into_response();
+    if let Ok(value) = HeaderValue::from_str(&format!("private, max-age={max_age_secs}")) {
+        response.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
+    response
+}
+
+/// The 400 for a refused prefix or `k`.
+pub(crate) fn suggest_error(refused: &SuggestError) -> Response {
+    match refused {
+        SuggestError::InvalidK { k, max } => {
             error(StatusCode::BAD_REQUEST, "invalid_k", format!("k = {k} is outside 1..={max}"))
         }
-        Err(SuggestError::Prefix { source }) => input_error(&source, "prefix"),
+        SuggestError::Prefix { source } => input_error(source, "prefix"),
     }
 }
 
-fn input_error(source: &InputError, what: &str) -> Response {
+/// Which part of the key space this node serves.
+#[utoipa::path(get, path = "/api/v1/autocomplete/shard", tag = "autocomplete",
+    responses((status = 200, body = ShardBody, description = "A single node is shard 0 of 1")))]
+pub async fn shard(State(state): State<HttpState>) -> Json<ShardBody> {
+    Json(match &state.shard {
+        Some(placement) => ShardBody {
+            index: placement.index(),
+            of: placement.map().shard_count(),
+            boundaries: placement.map().boundaries().to_vec(),
+            fingerprint: fingerprint_hex(placement.map().fingerprint()),
+        },
+        None => {
+            let whole = crate::shard::ShardMap::whole();
+            ShardBody {
+                index: 0,
+                of: 1,
+                boundaries: Vec::new(),
+                fingerprint: fingerprint_hex(whole.fingerprint()),
+            }
+        }
+    })
+}
+
+pub(crate) fn input_error(source: &InputError, what: &str) -> Response {
     let code = match source {
         InputError::Empty => format!("empty_{what}"),
         InputError::TooLong { .. } => format!("{what}_too_long"),
@@ -253,8 +355,8 @@ pub async fn record(
 /// The OpenAPI description of [`router`]'s routes.
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(suggest, record),
-    components(schemas(SuggestBody, SuggestionBody, RecordBody, ErrorBody, ErrorDetail)),
+    paths(suggest, record, shard),
+    components(schemas(SuggestBody, SuggestionBody, RecordBody, ErrorBody, ErrorDetail, ShardBody)),
     tags((name = "autocomplete", description = "Search autocomplete (chapter 13)"))
 )]
 pub struct AutocompleteApi;
@@ -264,11 +366,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_openapi_document_names_both_routes() {
+    fn the_openapi_document_names_every_route() {
         use utoipa::OpenApi;
         let document = AutocompleteApi::openapi();
         let paths: Vec<&String> = document.paths.paths.keys().collect();
-        assert_eq!(paths, ["/api/v1/autocomplete", "/api/v1/autocomplete/queries"]);
+        assert_eq!(
+            paths,
+            ["/api/v1/autocomplete", "/api/v1/autocomplete/queries", "/api/v1/autocomplete/shard"]
+        );
     }
 
     #[test]

@@ -20,6 +20,9 @@
 //!   the response, also applied at the next rebuild.
 //! - **Sharding** (13.3.5): [`shard::ShardMap`] cuts the key space where historical query
 //!   mass crosses each 1/N, routes a prefix to the shards it can touch and merges exactly.
+//!   A shard process serves one range ([`shard::ShardPlacement`]); [`router::ShardRouter`]
+//!   fans each request out to the shards over keep-alive HTTP and answers as one node
+//!   would, or 503 when a shard it needs is down.
 //!
 //! Matching is Unicode-correct ([`normalize`]): NFC and full case folding for matching,
 //! the typed form for display, trailing spaces significant ("car " does not suggest
@@ -40,7 +43,8 @@
 //!   [`pipeline::rebuild_from_log`].
 //! - [`snapshot`], [`prefix_store`]: the two Trie DB forms.
 //! - [`filter`]: [`filter::Blocklist`] and the hot-swappable [`filter::Filter`].
-//! - [`shard`]: [`shard::ShardMap`], [`shard::merge_top_k`].
+//! - [`shard`]: [`shard::ShardMap`], [`shard::ShardPlacement`], [`shard::merge_top_k`].
+//! - [`router`]: [`router::ShardRouter`] and its routes, in front of shard processes.
 //! - [`service`], [`http`], [`config`]: the query service, its routes, its settings.
 //! - [`generator`]: word list and Zipf query-log generator.
 //! - [`startup`]: the first serving trie (snapshot, else log, else a sample log).
@@ -55,7 +59,9 @@
 //! [`normalize::MAX_QUERY_CHARS`]; k is 1..=[`trie::MAX_K`] (10), default
 //! [`trie::DEFAULT_K`] (5). A trie holds fewer than 2³² queries and 4 GiB of text; weights
 //! saturate at [`trie::MAX_WEIGHT`]. Blocklists hold at most [`filter::MAX_RULES`] rules,
-//! shard maps at most [`shard::MAX_SHARDS`] shards, an aggregator at most
+//! shard maps at most [`shard::MAX_SHARDS`] shards (a router waits at most
+//! [`config::RouterConfig::timeout_ms`] for a shard and keeps at most
+//! [`router::MAX_IDLE_PER_SHARD`] idle connections to each), an aggregator at most
 //! [`pipeline::MAX_OPEN_INTERVALS`] intervals, log lines at most [`log::MAX_LINE_BYTES`].
 //!
 //! # Example
@@ -106,6 +112,7 @@ pub mod log;
 pub mod normalize;
 pub mod pipeline;
 pub mod prefix_store;
+pub mod router;
 pub mod service;
 pub mod shard;
 pub mod snapshot;

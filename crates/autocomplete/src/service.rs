@@ -82,12 +82,7 @@ impl Autocomplete {
         raw_prefix: &str,
         k: Option<usize>,
     ) -> Result<Vec<Suggestion>, SuggestError> {
-        let max_k = self.config.max_k.min(self.config.cached_k).clamp(1, MAX_K);
-        let k = k.unwrap_or(self.config.default_k.clamp(1, max_k));
-        if k == 0 || k > max_k {
-            return Err(SuggestError::InvalidK { k, max: max_k });
-        }
-        let prefix = Prefix::parse(raw_prefix, self.config.max_prefix_chars)?;
+        let (prefix, k) = parse_request(&self.config, raw_prefix, k)?;
         let trie: Arc<Trie> = self.cache.current();
         let blocklist = self.filter.current();
         Ok(trie.top_k_filtered(prefix.as_key(), k, |key| !blocklist.blocks(key)))
@@ -104,6 +99,21 @@ impl Autocomplete {
         writer.flush()?;
         Ok(())
     }
+}
+
+/// Parses a request's prefix and `k` (default `config.default_k`) as a single node does:
+/// the shard router checks requests with it before fanning out, so both refuse alike.
+pub fn parse_request(
+    config: &AutocompleteConfig,
+    raw_prefix: &str,
+    k: Option<usize>,
+) -> Result<(Prefix, usize), SuggestError> {
+    let max_k = config.max_k.min(config.cached_k).clamp(1, MAX_K);
+    let k = k.unwrap_or(config.default_k.clamp(1, max_k));
+    if k == 0 || k > max_k {
+        return Err(SuggestError::InvalidK { k, max: max_k });
+    }
+    Ok((Prefix::parse(raw_prefix, config.max_prefix_chars)?, k))
 }
 
 #[cfg(test)]

@@ -45,6 +45,11 @@ impl ShardMap {
         Ok(ShardMap { boundaries })
     }
 
+    /// One shard holding every key: an unsharded node.
+    pub fn whole() -> ShardMap {
+        ShardMap { boundaries: Vec::new() }
+    }
+
     /// `shards` shards balanced by the weights in `trie` (historical load).
     pub fn balanced(trie: &Trie, shards: usize) -> Result<ShardMap, ShardError> {
         if shards == 0 || shards > MAX_SHARDS {
@@ -105,6 +110,30 @@ impl ShardMap {
         mass
     }
 
+    /// The trie of shard `index` alone: what a shard process serves (book 13.3.5), built
+    /// without building the others.
+    pub fn keep(&self, trie: &Trie, index: usize) -> Result<Trie, BuildError> {
+        let mut builder = TrieBuilder::new(trie.cached_k(), trie.max_prefix_chars())?;
+        for (key, display, weight) in trie.entries() {
+            if self.shard_of(key) == index {
+                builder.push_normalized(key, display, weight)?;
+            }
+        }
+        Ok(builder.build())
+    }
+
+    /// A 64-bit digest of the boundaries: shards send it with every answer so a router
+    /// holding another map (a shard restarted on other data) notices instead of merging
+    /// lists cut by different maps.
+    pub fn fingerprint(&self) -> u64 {
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        for boundary in &self.boundaries {
+            hasher.update(boundary.as_bytes());
+            hasher.update(&[0xff]); // never inside UTF-8, so boundaries cannot run together
+        }
+        hasher.digest()
+    }
+
     /// One trie per shard, holding that shard's queries of `trie`.
     pub fn split(&self, trie: &Trie) -> Result<Vec<Trie>, BuildError> {
         let mut builders = (0..self.shard_count())
@@ -114,6 +143,52 @@ impl ShardMap {
             builders[self.shard_of(key)].push_normalized(key, display, weight)?;
         }
         Ok(builders.into_iter().map(TrieBuilder::build).collect())
+    }
+}
+
+/// Which shard of which map a shard process serves: an index known to be in the map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardPlacement {
+    index: usize,
+    map: ShardMap,
+}
+
+impl ShardPlacement {
+    /// Shard `index` of `map`.
+    pub fn new(index: usize, map: ShardMap) -> Result<ShardPlacement, ShardError> {
+        if index >= map.shard_count() {
+            return Err(ShardError::IndexOutOfRange { index, shards: map.shard_count() });
+        }
+        Ok(ShardPlacement { index, map })
+    }
+
+    /// Shard `index` of `shards` balanced over `trie`'s weights, which must have enough
+    /// distinct keys for every shard to hold some.
+    pub fn balanced(
+        trie: &Trie,
+        index: usize,
+        shards: usize,
+    ) -> Result<ShardPlacement, ShardError> {
+        let map = ShardMap::balanced(trie, shards)?;
+        if map.shard_count() != shards {
+            return Err(ShardError::TooFewQueries { shards, made: map.shard_count() });
+        }
+        ShardPlacement::new(index, map)
+    }
+
+    /// This shard's index.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The map it belongs to.
+    pub fn map(&self) -> &ShardMap {
+        &self.map
+    }
+
+    /// This shard's part of `trie`.
+    pub fn keep(&self, trie: &Trie) -> Result<Trie, BuildError> {
+        self.map.keep(trie, self.index)
     }
 }
 
@@ -190,6 +265,31 @@ mod tests {
         let map = ShardMap::balanced(&trie, 3).expect("balanced");
         assert!(map.boundaries().iter().all(|boundary| boundary.starts_with('s')), "{map:?}");
         assert_eq!(map.mass(&trie).iter().sum::<u64>(), 620);
+    }
+
+    #[test]
+    fn keeping_one_shard_equals_that_piece_of_the_split() {
+        let words = ["apple", "banana", "cherry", "date", "elder", "fig", "grape", "kiwi"];
+        let entries: Vec<(&str, u64)> =
+            words.iter().enumerate().map(|(rank, word)| (*word, 10 + rank as u64)).collect();
+        let trie = trie(&entries);
+        let map = ShardMap::balanced(&trie, 3).expect("balanced");
+        let split = map.split(&trie).expect("split");
+        for (index, piece) in split.iter().enumerate() {
+            assert_eq!(&map.keep(&trie, index).expect("kept"), piece, "shard {index}");
+        }
+        assert_eq!(split.iter().map(Trie::len).sum::<usize>(), words.len());
+    }
+
+    #[test]
+    fn fingerprints_tell_maps_apart() {
+        let map = |boundaries: &[&str]| {
+            ShardMap::from_boundaries(boundaries.iter().map(|b| b.to_string()).collect())
+                .expect("valid")
+        };
+        assert_eq!(map(&["c", "m"]).fingerprint(), map(&["c", "m"]).fingerprint());
+        assert_ne!(map(&["c", "m"]).fingerprint(), map(&["c", "n"]).fingerprint());
+        assert_ne!(map(&["cm"]).fingerprint(), map(&["c", "m"]).fingerprint());
     }
 
     #[test]

@@ -56,7 +56,8 @@ fn command(systems: &[Arc<dyn System>]) -> Command {
     for system in systems {
         let info = system.info();
         // `about` after `augment_args`, which would otherwise put ServeArgs' doc there.
-        let serve = ServeArgs::augment_args(Command::new("serve"))
+        let serve = system
+            .serve_args(ServeArgs::augment_args(Command::new("serve")))
             .about(format!("Run {} alone", info.title));
         command = command.subcommand(
             system.command().about(info.title).subcommand_required(true).subcommand(serve),
@@ -145,6 +146,8 @@ async fn run_system(
     match matches.subcommand() {
         Some(("serve", serve_matches)) => {
             apply_serve_args(&mut loaded, serve_matches);
+            let loaded = system.apply_serve_args(serve_matches, loaded)?;
+            system.effective_config(&loaded)?;
             serve(loaded, vec![system]).await
         }
         Some(_) => {

@@ -61,6 +61,23 @@ pub trait System: Send + Sync + 'static {
         clap::Command::new(self.info().name)
     }
 
+    /// Arguments of its own on `blueprint <name> serve`, after the platform's `--host`,
+    /// `--port` and `--data-dir` (autocomplete's `--shard I --of N`).
+    fn serve_args(&self, serve: clap::Command) -> clap::Command {
+        serve
+    }
+
+    /// Folds the arguments of [`System::serve_args`] into the configuration before the
+    /// platform starts; the result is validated again with [`System::effective_config`].
+    fn apply_serve_args(
+        &self,
+        matches: &clap::ArgMatches,
+        config: LoadedConfig,
+    ) -> Result<LoadedConfig, ConfigError> {
+        let _ = matches;
+        Ok(config)
+    }
+
     /// Run one of the extra subcommands declared by [`System::command`]. `matches` are
     /// those of `blueprint <name>`, the chosen subcommand inside, so a clap `Subcommand`
     /// enum reads them whole with `FromArgMatches::from_arg_matches`.
