@@ -39,19 +39,27 @@ pub trait Network: Send + Sync + 'static {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TokioNetwork;
 
-struct TokioListener(tokio::net::TcpListener);
-
-impl Listener for TokioListener {
+impl Listener for tokio::net::TcpListener {
     fn accept(&mut self) -> BoxFuture<'_, io::Result<BoxStream>> {
         Box::pin(async move {
-            let (stream, _) = self.0.accept().await?;
+            let (stream, _) = tokio::net::TcpListener::accept(self).await?;
             stream.set_nodelay(true)?;
             Ok(Box::new(stream) as BoxStream)
         })
     }
 
     fn local_addr(&self) -> io::Result<String> {
-        Ok(self.0.local_addr()?.to_string())
+        Ok(tokio::net::TcpListener::local_addr(self)?.to_string())
+    }
+}
+
+impl Listener for Box<dyn Listener> {
+    fn accept(&mut self) -> BoxFuture<'_, io::Result<BoxStream>> {
+        (**self).accept()
+    }
+
+    fn local_addr(&self) -> io::Result<String> {
+        (**self).local_addr()
     }
 }
 
@@ -67,7 +75,7 @@ impl Network for TokioNetwork {
     fn bind<'a>(&'a self, addr: &'a str) -> BoxFuture<'a, io::Result<Box<dyn Listener>>> {
         Box::pin(async move {
             let listener = tokio::net::TcpListener::bind(addr).await?;
-            Ok(Box::new(TokioListener(listener)) as Box<dyn Listener>)
+            Ok(Box::new(listener) as Box<dyn Listener>)
         })
     }
 }

@@ -26,7 +26,7 @@ use crate::membership::{MemberInfo, MemberView, Membership, Timeouts};
 use crate::merkle::{LEAVES, MerkleTree, bucket_of};
 use crate::net::Network;
 use crate::placement::{self, Plan};
-use crate::rpc::{ForwardedWrite, Request, Response, RpcClient};
+use crate::rpc::{ForwardedWrite, Request, Response, RpcClient, RpcError};
 use crate::storage::Storage;
 use crate::version::{Actor, Context, Object};
 
@@ -39,10 +39,13 @@ pub const MAX_VALUE_BYTES: usize = 16 * 1024 * 1024;
 const KEY_LOCKS: usize = 256;
 /// Storage entries scanned per page by background work.
 const SCAN_PAGE: usize = 1024;
+/// Merkle buckets fetched per anti-entropy request: bounds one reply's size.
+const BUCKETS_PER_REQUEST: usize = 32;
 /// Hints looked at per replay round.
 const HINTS_PER_ROUND: usize = 256;
 
 const DATA: u8 = b'd';
+const LIFE: u8 = b'c';
 const HINT: u8 = b'h';
 const META_EPOCH: &[u8] = b"mepoch";
 const META_INCARNATION: &[u8] = b"mincarnation";
@@ -128,6 +131,7 @@ struct Inner {
     ring: RwLock<Arc<Ring>>,
     rng: Mutex<StdRng>,
     locks: Vec<Mutex<()>>,
+    incarnation: u64,
     sibling_cap_hits: AtomicU64,
     anti_entropy_done: Mutex<HashMap<String, u64>>,
     last_anti_entropy: Mutex<Option<AntiEntropyReport>>,
@@ -183,22 +187,43 @@ fn parse_hint_key(raw: &[u8]) -> Option<(String, Vec<u8>)> {
     Some((target, rest[split + 1..].to_vec()))
 }
 
-fn encode_record(stored_at_ms: u64, object: &Object) -> Vec<u8> {
+/// When a replica record last changed on this node (kept with the record, never sent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    /// Wall clock: the tombstone grace period is measured on it.
+    wall_ms: u64,
+    /// The node's incarnation (start count) that wrote it.
+    incarnation: u64,
+    /// Monotonic ms since that start: anti-entropy rounds are ordered against it, because
+    /// a wall clock stepped back could make a round look later than a store it preceded.
+    mono_ms: u64,
+    /// How many times this node dropped its copy of the key while holding dots of its
+    /// own: the actor it mints with for the key (see [`Inner::actor_for`]).
+    life: u64,
+}
+
+fn encode_record(stamp: Stamp, object: &Object) -> Vec<u8> {
     let mut out = Writer::new();
-    out.varint(stored_at_ms);
+    out.varint(stamp.wall_ms);
+    out.varint(stamp.incarnation);
+    out.varint(stamp.mono_ms);
+    out.varint(stamp.life);
     object.encode_into(&mut out);
     out.into_bytes()
 }
 
-fn decode_record(raw: &[u8]) -> Result<(u64, Object), DynamoError> {
+fn decode_record(raw: &[u8]) -> Result<(Stamp, Object), DynamoError> {
     let mut input = Reader::new(raw);
     let corrupt = |error: crate::codec::DecodeError| DynamoError::Storage {
         message: format!("corrupt record: {error}"),
     };
-    let stored_at = input.varint().map_err(corrupt)?;
+    let wall_ms = input.varint().map_err(corrupt)?;
+    let incarnation = input.varint().map_err(corrupt)?;
+    let mono_ms = input.varint().map_err(corrupt)?;
+    let life = input.varint().map_err(corrupt)?;
     let object = Object::decode_from(&mut input).map_err(corrupt)?;
     input.finish().map_err(corrupt)?;
-    Ok((stored_at, object))
+    Ok((Stamp { wall_ms, incarnation, mono_ms, life }, object))
 }
 
 fn read_u64_meta(storage: &dyn Storage, key: &[u8]) -> Result<Option<u64>, DynamoError> {
@@ -273,6 +298,7 @@ impl Node {
             ring: RwLock::new(Arc::new(ring)),
             rng: Mutex::new(rng),
             locks: (0..KEY_LOCKS).map(|_| Mutex::new(())).collect(),
+            incarnation,
             sibling_cap_hits: AtomicU64::new(0),
             anti_entropy_done: Mutex::new(HashMap::new()),
             last_anti_entropy: Mutex::new(None),
@@ -403,6 +429,11 @@ impl NodeHandle {
         &self.inner.me
     }
 
+    /// The N primaries of `key` on this node's current ring.
+    pub fn preference_list(&self, key: &[u8]) -> Vec<String> {
+        placement::preference_list(&self.inner.ring(), key, self.inner.config.n)
+    }
+
     /// The cluster's N.
     pub fn n(&self) -> usize {
         self.inner.config.n
@@ -487,7 +518,54 @@ impl Inner {
 
     // ---- local replica ----
 
-    fn read_local(&self, key: &[u8]) -> Result<Option<(u64, Object)>, DynamoError> {
+    fn stamp(&self, life: u64) -> Stamp {
+        Stamp {
+            wall_ms: self.clock.now_ms(),
+            incarnation: self.incarnation,
+            mono_ms: self.now_ms(),
+            life,
+        }
+    }
+
+    /// The actor this node mints with for a key in its `life`-th local copy.
+    ///
+    /// Why lives: a dot counter is one more than the largest of this actor in the local
+    /// object, so a node that dropped its copy (after handing a hint off, streaming a
+    /// range away, or purging a tombstone) would mint counters again from 1, and a
+    /// context that saw the old dots would wrongly supersede the new ones. A new actor per
+    /// life cannot collide; lives are rare (only those drops), so contexts stay small.
+    fn actor_for(&self, life: u64) -> Actor {
+        if life == 0 {
+            self.actor.clone()
+        } else {
+            Actor { node: format!("{}~{life}", self.actor.node), epoch: self.actor.epoch }
+        }
+    }
+
+    fn life_of(&self, key: &[u8], stamp: Option<&Stamp>) -> Result<u64, DynamoError> {
+        if let Some(stamp) = stamp {
+            return Ok(stamp.life);
+        }
+        let mut life_key = Vec::with_capacity(key.len() + 1);
+        life_key.push(LIFE);
+        life_key.extend_from_slice(key);
+        Ok(read_u64_meta(self.storage.as_ref(), &life_key)?.unwrap_or(0))
+    }
+
+    /// Drops the local copy of `key` (the caller holds its lock), first moving to a new
+    /// life when the copy holds dots this node minted.
+    fn remove_local(&self, key: &[u8], stamp: &Stamp, object: &Object) -> Result<(), DynamoError> {
+        if object.context().counter(&self.actor_for(stamp.life)) > 0 {
+            let mut life_key = Vec::with_capacity(key.len() + 1);
+            life_key.push(LIFE);
+            life_key.extend_from_slice(key);
+            write_u64_meta(self.storage.as_ref(), &life_key, stamp.life + 1)?;
+        }
+        self.storage.delete(&data_key(key))?;
+        Ok(())
+    }
+
+    fn read_local(&self, key: &[u8]) -> Result<Option<(Stamp, Object)>, DynamoError> {
         match self.storage.get(&data_key(key))? {
             Some(raw) => decode_record(&raw).map(Some),
             None => Ok(None),
@@ -513,11 +591,12 @@ impl Inner {
     fn merge_local(&self, key: &[u8], incoming: &Object) -> Result<Object, DynamoError> {
         let _guard = self.lock_for(key);
         let current = self.read_local(key)?;
+        let life = self.life_of(key, current.as_ref().map(|(s, _)| s))?;
         let mut merged = current.as_ref().map(|(_, o)| o.clone()).unwrap_or_default();
         merged.merge(incoming, self.config.versioning);
         self.apply_cap(key, &mut merged);
         if current.as_ref().map(|(_, o)| o) != Some(&merged) {
-            self.storage.put(&data_key(key), &encode_record(self.clock.now_ms(), &merged))?;
+            self.storage.put(&data_key(key), &encode_record(self.stamp(life), &merged))?;
         }
         Ok(merged)
     }
@@ -530,7 +609,9 @@ impl Inner {
         context: Option<&Context>,
     ) -> Result<Object, DynamoError> {
         let _guard = self.lock_for(key);
-        let mut object = self.read_local(key)?.map(|(_, o)| o).unwrap_or_default();
+        let current = self.read_local(key)?;
+        let life = self.life_of(key, current.as_ref().map(|(s, _)| s))?;
+        let mut object = current.map(|(_, o)| o).unwrap_or_default();
         let seen;
         let context = match context {
             Some(context) => context,
@@ -539,10 +620,11 @@ impl Inner {
                 &seen
             }
         };
-        let now = self.clock.now_ms();
-        object.update(self.config.versioning, &self.actor, context, value, now);
+        let stamp = self.stamp(life);
+        let actor = self.actor_for(life);
+        object.update(self.config.versioning, &actor, context, value, stamp.wall_ms);
         self.apply_cap(key, &mut object);
-        self.storage.put(&data_key(key), &encode_record(now, &object))?;
+        self.storage.put(&data_key(key), &encode_record(stamp, &object))?;
         Ok(object)
     }
 
@@ -553,7 +635,7 @@ impl Inner {
 
     fn for_each_local(
         &self,
-        mut visit: impl FnMut(&[u8], u64, &Object),
+        mut visit: impl FnMut(&[u8], Stamp, &Object),
     ) -> Result<(), DynamoError> {
         let mut after: Option<Vec<u8>> = None;
         loop {
@@ -561,8 +643,8 @@ impl Inner {
             let Some((last, _)) = page.last() else { return Ok(()) };
             after = Some(last.clone());
             for (raw_key, raw) in &page {
-                let (stored_at, object) = decode_record(raw)?;
-                visit(&raw_key[1..], stored_at, &object);
+                let (stamp, object) = decode_record(raw)?;
+                visit(&raw_key[1..], stamp, &object);
             }
             if page.len() < SCAN_PAGE {
                 return Ok(());
@@ -674,14 +756,19 @@ impl Inner {
     async fn forward(&self, plan: &Plan, write: ForwardedWrite) -> Result<(), DynamoError> {
         let required = write.w.unwrap_or(self.config.w);
         for target in plan.targets.iter().take(2) {
-            match self.call_node(&target.node, Request::Coordinate(write.clone())).await {
+            let Some(addr) = self.address_of(&target.node) else { continue };
+            let request = Request::Coordinate(write.clone());
+            match self.rpc.call(&addr, request, self.timeout()).await {
                 Ok(Response::Ack) => return Ok(()),
                 Ok(Response::Error { code, message }) => {
                     return Err(DynamoError::from_remote(&code, message));
                 }
-                // A write the target may or may not have applied: trying another target
-                // mints a second dot, which is a sibling at worst, never a lost write.
-                Ok(_) | Err(_) => continue,
+                // Never sent: another target may coordinate it.
+                Err(RpcError::Connect { .. }) => continue,
+                // Maybe applied, maybe still in flight: sending it elsewhere would apply
+                // it twice, and a copy delayed past a later delete would resurrect the
+                // key. The client gets an error and may retry with a fresh context.
+                Ok(_) | Err(_) => break,
             }
         }
         Err(DynamoError::Unavailable { op: "write", required, available: 0 })
@@ -825,8 +912,9 @@ impl Inner {
             Request::MerkleLeaves { peer } => {
                 self.shared_tree(&peer).map(|tree| Response::Leaves(tree.leaves().to_vec()))
             }
-            Request::Bucket { peer, bucket } => {
-                self.shared_bucket(&peer, usize::from(bucket)).map(Response::Bucket)
+            Request::Buckets { peer, buckets } => {
+                let buckets: Vec<usize> = buckets.into_iter().map(usize::from).collect();
+                self.shared_buckets(&peer, &buckets).map(Response::Bucket)
             }
         };
         outcome.unwrap_or_else(|error| Response::Error {
@@ -936,10 +1024,55 @@ impl Inner {
         Ok(moved)
     }
 
+    /// Copies this node holds for keys it no longer replicates and holds no hint for
+    /// (a membership-change stream that failed part way, a hint replayed to a node that
+    /// has since left): sent to the key's primaries, and dropped once all of them have it.
+    async fn hand_off_strays(self: &Arc<Self>) -> Result<usize, DynamoError> {
+        let ring = self.ring();
+        let n = self.config.n;
+        let mut strays: Vec<(Bytes, Object, Vec<String>)> = Vec::new();
+        let mut hint_lookup_failed = None;
+        self.for_each_local(|key, _, object| {
+            let primaries = placement::preference_list(&ring, key, n);
+            if primaries.contains(&self.me) {
+                return;
+            }
+            let hinted = primaries.iter().any(|p| match self.storage.get(&hint_key(p, key)) {
+                Ok(found) => found.is_some(),
+                Err(error) => {
+                    hint_lookup_failed = Some(error);
+                    true
+                }
+            });
+            if !hinted {
+                strays.push((Bytes::copy_from_slice(key), object.clone(), primaries));
+            }
+        })?;
+        if let Some(error) = hint_lookup_failed {
+            return Err(error.into());
+        }
+        let mut moved = 0;
+        for (key, object, primaries) in strays {
+            let mut all_ok = true;
+            for primary in primaries {
+                let request =
+                    Request::Put { key: key.clone(), object: object.clone(), hint_for: None };
+                all_ok &= self.healthy(&primary)
+                    && self.call_node(&primary, request).await.is_ok_and(|r| r == Response::Ack);
+            }
+            if all_ok && self.delete_if_unchanged(&key, &object)? {
+                moved += 1;
+            }
+        }
+        Ok(moved)
+    }
+
     fn delete_if_unchanged(&self, key: &[u8], sent: &Object) -> Result<bool, DynamoError> {
         let _guard = self.lock_for(key);
-        if self.read_local(key)?.map(|(_, o)| o).as_ref() == Some(sent) {
-            self.storage.delete(&data_key(key))?;
+        if let Some((stamp, object)) = self.read_local(key)?
+            && &object == sent
+        {
+            self.remove_local(key, &stamp, &object)?;
             return Ok(true);
         }
         Ok(false)
@@ -974,7 +1107,8 @@ impl Inner {
                 let _guard = self.lock_for(&key);
                 // Only when nothing newer arrived meanwhile: else the hint stays for the
                 // next round.
-                if self.read_local(&key)?.map(|(_, o)| o) == Some(object) {
+                let current = self.read_local(&key)?;
+                if let Some((stamp, _)) = current.as_ref().filter(|(_, o)| *o == object) {
                     self.storage.delete(&raw)?;
                     let other_hints = self
                         .storage
@@ -983,7 +1117,7 @@ impl Inner {
                         .any(|(k, _)| parse_hint_key(k).is_some_and(|(_, other)| other == key));
                     if !placement::is_primary(&ring, &key, self.config.n, &self.me) && !other_hints
                     {
-                        self.storage.delete(&data_key(&key))?;
+                        self.remove_local(&key, stamp, &object)?;
                     }
                     replayed += 1;
                     metrics::counter!("dynamo_hints_replayed_total").increment(1);
@@ -999,14 +1133,14 @@ impl Inner {
     fn shared_items(
         &self,
         peer: &str,
-        bucket: Option<usize>,
+        buckets: Option<&[usize]>,
     ) -> Result<Vec<(Bytes, u64, Object)>, DynamoError> {
         let ring = self.ring();
         let n = self.config.n;
         let mut out = Vec::new();
         self.for_each_local(|key, _, object| {
             let hash = ring.hash_key(key);
-            if bucket.is_some_and(|b| b != bucket_of(hash)) {
+            if buckets.is_some_and(|wanted| !wanted.contains(&bucket_of(hash))) {
                 return;
             }
             let primaries = placement::preference_list(&ring, key, n);
@@ -1022,12 +1156,12 @@ impl Inner {
         Ok(MerkleTree::build(items.iter().map(|(_, hash, object)| (*hash, object.digest()))))
     }
 
-    fn shared_bucket(
+    fn shared_buckets(
         &self,
         peer: &str,
-        bucket: usize,
+        buckets: &[usize],
     ) -> Result<Vec<(Bytes, Object)>, DynamoError> {
-        Ok(self.shared_items(peer, Some(bucket))?.into_iter().map(|(k, _, o)| (k, o)).collect())
+        Ok(self.shared_items(peer, Some(buckets))?.into_iter().map(|(k, _, o)| (k, o)).collect())
     }
 
     async fn throttle(&self, bytes: usize) {
@@ -1058,8 +1192,10 @@ impl Inner {
         let mine = self.shared_tree(peer)?;
         let (differing, _) = mine.diff(&theirs);
         report.buckets_differing += differing.len();
-        for bucket in differing {
-            let request = Request::Bucket { peer: self.me.clone(), bucket: bucket as u16 };
+        // Buckets travel in groups, so each side scans its keys once per group.
+        for group in differing.chunks(BUCKETS_PER_REQUEST) {
+            let buckets = group.iter().map(|&b| b as u16).collect();
+            let request = Request::Buckets { peer: self.me.clone(), buckets };
             let remote = match self.call_node(peer, request).await? {
                 Response::Bucket(objects) => objects,
                 _ => {
@@ -1079,7 +1215,7 @@ impl Inner {
                 self.throttle(bytes).await;
             }
             report.objects_exchanged += remote.len();
-            for (key, object) in self.shared_bucket(peer, bucket)? {
+            for (key, object) in self.shared_buckets(peer, group)? {
                 if remote_digests.get(&key) == Some(&object.digest()) {
                     continue;
                 }
@@ -1106,6 +1242,7 @@ impl Inner {
     async fn anti_entropy(self: &Arc<Self>) -> AntiEntropyReport {
         let _running = self.anti_entropy_running.lock().await;
         let started_ms = self.clock.now_ms();
+        let started_mono = self.now_ms();
         let mut report = AntiEntropyReport { started_ms, ..AntiEntropyReport::default() };
         let ring = self.ring();
         let peers: Vec<String> =
@@ -1118,13 +1255,17 @@ impl Inner {
             match self.anti_entropy_with(&peer, &mut report).await {
                 Ok(()) => {
                     report.peers_ok += 1;
-                    self.anti_entropy_done.lock().insert(peer, started_ms);
+                    self.anti_entropy_done.lock().insert(peer, started_mono);
                 }
                 Err(error) => {
                     report.peers_failed += 1;
                     tracing::debug!(node = %self.me, %peer, %error, "anti-entropy round failed");
                 }
             }
+        }
+        match self.hand_off_strays().await {
+            Ok(moved) => report.objects_exchanged += moved,
+            Err(error) => tracing::warn!(%error, "stray handoff failed"),
         }
         match self.purge_tombstones() {
             Ok(purged) => report.tombstones_purged = purged,
@@ -1144,18 +1285,19 @@ impl Inner {
         let ring = self.ring();
         let done = self.anti_entropy_done.lock().clone();
         let mut candidates = Vec::new();
-        self.for_each_local(|key, stored_at, object| {
+        self.for_each_local(|key, stamp, object| {
+            // Stored in an earlier life: every round of this life is later.
+            let stored_mono = (stamp.incarnation == self.incarnation).then_some(stamp.mono_ms);
             if !object.is_tombstone()
-                || stored_at.saturating_add(self.config.tombstone_grace_ms) > now
+                || stamp.wall_ms.saturating_add(self.config.tombstone_grace_ms) > now
             {
                 return;
             }
             let primaries = placement::preference_list(&ring, key, self.config.n);
             let all_synced = primaries.contains(&self.me)
-                && primaries
-                    .iter()
-                    .filter(|p| **p != self.me)
-                    .all(|p| done.get(p).is_some_and(|&at| at > stored_at));
+                && primaries.iter().filter(|p| **p != self.me).all(|p| {
+                    done.get(p).is_some_and(|&at| stored_mono.is_none_or(|stored| at > stored))
+                });
             if all_synced {
                 candidates.push((key.to_vec(), object.clone()));
             }
@@ -1304,6 +1446,7 @@ mod tests {
     fn a_corrupt_record_is_a_storage_error() {
         assert!(matches!(decode_record(&[0x80]), Err(DynamoError::Storage { .. })));
         let object = Object::empty();
-        assert_eq!(decode_record(&encode_record(5, &object)).ok(), Some((5, object)));
+        let stamp = Stamp { wall_ms: 5, incarnation: 2, mono_ms: 9, life: 1 };
+        assert_eq!(decode_record(&encode_record(stamp, &object)).ok(), Some((stamp, object)));
     }
 }

@@ -81,12 +81,12 @@ pub enum Request {
         /// The asking node.
         peer: String,
     },
-    /// Every shared object in one bucket.
-    Bucket {
+    /// Every shared object in some buckets (at most [`crate::merkle::LEAVES`]).
+    Buckets {
         /// The asking node.
         peer: String,
-        /// The bucket.
-        bucket: u16,
+        /// The buckets.
+        buckets: Vec<u16>,
     },
 }
 
@@ -121,7 +121,16 @@ pub enum RpcError {
         /// The timeout.
         timeout_ms: u64,
     },
-    /// The connection could not be made or broke.
+    /// No connection could be made: the request was certainly not sent, so it is safe
+    /// to send it elsewhere.
+    #[error("cannot connect to {addr}: {message}")]
+    Connect {
+        /// The peer.
+        addr: String,
+        /// What happened.
+        message: String,
+    },
+    /// The connection broke: the request may or may not have been applied.
     #[error("connection to {addr}: {message}")]
     Connection {
         /// The peer.
@@ -291,7 +300,7 @@ fn request_kind(request: &Request) -> u8 {
         Request::Coordinate(_) => 2,
         Request::Gossip { .. } => 3,
         Request::MerkleLeaves { .. } => 4,
-        Request::Bucket { .. } => 5,
+        Request::Buckets { .. } => 5,
     }
 }
 
@@ -334,9 +343,12 @@ fn encode_request(w: &mut Writer, request: &Request) {
         }
         Request::Gossip { members: list } => members(w, list),
         Request::MerkleLeaves { peer } => w.str(peer),
-        Request::Bucket { peer, bucket } => {
+        Request::Buckets { peer, buckets } => {
             w.str(peer);
-            w.varint(u64::from(*bucket));
+            w.varint(buckets.len() as u64);
+            for bucket in buckets {
+                w.varint(u64::from(*bucket));
+            }
         }
     }
 }
@@ -368,13 +380,20 @@ fn decode_request(kind: u8, input: &mut Reader<'_>) -> Result<Request, DecodeErr
         4 => Request::MerkleLeaves { peer: input.string()? },
         5 => {
             let peer = input.string()?;
-            let bucket = input.varint()?;
-            let bucket = u16::try_from(bucket).map_err(|_| DecodeError::TooMany {
-                what: "bucket",
-                count: bucket,
-                max: 65535,
-            })?;
-            Request::Bucket { peer, bucket }
+            let count = input.len_prefix(crate::merkle::LEAVES)?;
+            let mut buckets = Vec::with_capacity(count);
+            for _ in 0..count {
+                let bucket = input.varint()?;
+                if bucket >= crate::merkle::LEAVES as u64 {
+                    return Err(DecodeError::TooMany {
+                        what: "bucket",
+                        count: bucket,
+                        max: crate::merkle::LEAVES,
+                    });
+                }
+                buckets.push(bucket as u16);
+            }
+            Request::Buckets { peer, buckets }
         }
         tag => return Err(DecodeError::BadTag { what: "request", tag }),
     })
@@ -513,7 +532,7 @@ impl RpcClient {
         {
             return Ok(Arc::clone(existing));
         }
-        let stream = self.network.connect(addr).await.map_err(|error| RpcError::Connection {
+        let stream = self.network.connect(addr).await.map_err(|error| RpcError::Connect {
             addr: addr.to_owned(),
             message: error.to_string(),
         })?;
@@ -556,14 +575,35 @@ impl RpcClient {
         timeout: Duration,
     ) -> Result<Response, RpcError> {
         let timeout_ms = timeout.as_millis() as u64;
-        match tokio::time::timeout(timeout, self.call_inner(addr, request)).await {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let connection = match tokio::time::timeout_at(deadline, self.connection(addr)).await {
+            Ok(connection) => connection?,
+            Err(_) => {
+                return Err(RpcError::Connect {
+                    addr: addr.to_owned(),
+                    message: "connect timed out".into(),
+                });
+            }
+        };
+        match tokio::time::timeout_at(deadline, self.call_inner(connection, addr, request)).await {
             Ok(outcome) => outcome,
-            Err(_) => Err(RpcError::Timeout { timeout_ms }),
+            Err(_) => {
+                // A connection that let a call time out may have lost bytes mid-frame (a
+                // partition); later calls dial afresh instead of queueing behind it.
+                if let Some(stale) = self.connections.lock().remove(addr) {
+                    stale.closed.store(true, Ordering::Release);
+                }
+                Err(RpcError::Timeout { timeout_ms })
+            }
         }
     }
 
-    async fn call_inner(&self, addr: &str, request: Request) -> Result<Response, RpcError> {
-        let connection = self.connection(addr).await?;
+    async fn call_inner(
+        &self,
+        connection: Arc<Connection>,
+        addr: &str,
+        request: Request,
+    ) -> Result<Response, RpcError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (sender, receiver) = oneshot::channel();
         connection.pending.lock().insert(id, sender);
@@ -686,7 +726,10 @@ mod tests {
         ));
         round_trip(Message::Request(3, Request::Gossip { members: vec![member.clone()] }));
         round_trip(Message::Request(4, Request::MerkleLeaves { peer: "a".into() }));
-        round_trip(Message::Request(5, Request::Bucket { peer: "a".into(), bucket: 255 }));
+        round_trip(Message::Request(
+            5,
+            Request::Buckets { peer: "a".into(), buckets: vec![0, 255] },
+        ));
         round_trip(Message::Response(6, Response::Object(Some(object()))));
         round_trip(Message::Response(7, Response::Object(None)));
         round_trip(Message::Response(8, Response::Ack));
