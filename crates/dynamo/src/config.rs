@@ -54,6 +54,11 @@ pub struct ClusterConfig {
     pub versioning: Mode,
     /// Whether unavailable primaries are replaced by fallbacks holding hints.
     pub sloppy_quorum: bool,
+    /// Strict reads: a read returns only after the value it returns is on a quorum of
+    /// replicas (ABD's write-back), so that with `sloppy_quorum = false` and R+W>N a
+    /// key written by one client at a time behaves as a linearizable register. Costs a
+    /// write round on reads that find replicas disagreeing.
+    pub read_write_back: bool,
     /// Gossip round interval.
     pub gossip_interval_ms: u64,
     /// Members gossiped with per round.
@@ -99,6 +104,7 @@ impl Default for ClusterConfig {
             consistency: Consistency::Quorum,
             versioning: Mode::Siblings,
             sloppy_quorum: true,
+            read_write_back: false,
             gossip_interval_ms: 200,
             gossip_fanout: 3,
             suspect_after_ms: 1_000,

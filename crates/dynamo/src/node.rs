@@ -845,10 +845,55 @@ impl Inner {
                 answers.push((node, counts, object));
             }
         }
+        if self.config.read_write_back && !merged.is_empty() {
+            self.write_back(&key, &merged, &mut answers, r).await?;
+        }
         let inner = Arc::clone(self);
         let result = merged.clone();
         tokio::spawn(async move { inner.read_repair(key, merged, answers, receiver).await });
         Ok(result)
+    }
+
+    /// ABD's write-back phase: returns once the object a read is about to return is
+    /// stored on as many replicas as a write needs, so that no later quorum read can
+    /// return something older (the "new then old" inversion of plain quorum reads).
+    async fn write_back(
+        &self,
+        key: &Bytes,
+        merged: &Object,
+        answers: &mut [(String, bool, Option<Object>)],
+        r: usize,
+    ) -> Result<(), DynamoError> {
+        let needed = self.config.w.max(self.config.n + 1 - r).min(self.config.n);
+        let mut holding =
+            answers.iter().filter(|(_, counts, o)| *counts && o.as_ref() == Some(merged)).count();
+        for (node, counts, object) in answers.iter_mut() {
+            if holding >= needed {
+                break;
+            }
+            if !*counts || object.as_ref() == Some(merged) {
+                continue;
+            }
+            let stored = if *node == self.me {
+                self.merge_local(key, merged).is_ok()
+            } else {
+                let request =
+                    Request::Put { key: key.clone(), object: merged.clone(), hint_for: None };
+                self.call_node(node, request).await.is_ok_and(|r| r == Response::Ack)
+            };
+            if stored {
+                *object = Some(merged.clone());
+                holding += 1;
+            }
+        }
+        if holding < needed {
+            return Err(DynamoError::Unavailable {
+                op: "read",
+                required: needed,
+                available: holding,
+            });
+        }
+        Ok(())
     }
 
     /// Waits for the remaining answers, then sends the merged object to every replica

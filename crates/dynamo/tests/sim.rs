@@ -7,7 +7,15 @@
 //! a client co-located with it. After the faults heal, anti-entropy runs until replicas
 //! agree, and the checkers read every replica's storage.
 //!
-//! Seeds: `DYNAMO_SIM_SEEDS` (how many, default 4 per test), or `DYNAMO_SIM_SEED=<n>` to
+//! Checkers: (1) a set built by read-modify-write with the causal context loses no
+//! acknowledged add (lost / unexpected / recovered counted), and in LWW mode — the
+//! negative control — does lose some; (2) after healing every copy of a key is equal and
+//! sibling counts stay under the cap; (3) an acknowledged delete never comes back, with
+//! tombstones purged during the run; (4) in strict mode (R+W>N, no sloppy quorum, reads
+//! writing back) single-writer registers are linearizable (a Wing–Gong search), and
+//! without the write-back they are not (the checker's negative control).
+//!
+//! Seeds: `DYNAMO_SIM_SEEDS` (how many, default 3 per test), or `DYNAMO_SIM_SEED=<n>` to
 //! replay exactly one. A failing seed is printed in the assertion message.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -75,7 +83,7 @@ const KEYS: usize = 3;
 const WORKLOAD_START_MS: u64 = 2_000;
 const FAULTS_END_MS: u64 = 14_000;
 const WORKLOAD_END_MS: u64 = 15_000;
-const CHECK_AT_MS: u64 = 24_000;
+const CHECK_AT_MS: u64 = 21_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Workload {
@@ -83,6 +91,70 @@ enum Workload {
     Set,
     /// Registers written, then deleted with their context.
     Deletes,
+    /// Registers with unique values, one writer per key (read-modify-write with the
+    /// context), read by every node: checked for linearizability.
+    Registers,
+}
+
+/// One register operation, timed on the simulation's global clock.
+#[derive(Debug, Clone)]
+struct RegisterOp {
+    invoke_ms: u64,
+    /// `u64::MAX` for a write whose outcome is unknown (it may take effect any time).
+    complete_ms: u64,
+    kind: RegisterKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum RegisterKind {
+    Write(u64),
+    /// What a read returned: empty for absent; several values fail the check.
+    Read(Vec<u64>),
+}
+
+/// Wing & Gong's search with memoization (as Knossos's linear checker): is there an order
+/// of the operations, consistent with real time, in which every read returns the latest
+/// write? A write of unknown outcome may take effect at any point after its invocation,
+/// or never. At most 128 operations per history.
+fn linearizable(ops: &[RegisterOp]) -> bool {
+    assert!(ops.len() <= 128, "history too long for the checker");
+    if ops.iter().any(|op| matches!(&op.kind, RegisterKind::Read(values) if values.len() > 1)) {
+        return false;
+    }
+    let bit = |i: usize| 1u128 << i;
+    // Unknown writes may be dropped: the search is done when every other op is placed.
+    let required: u128 =
+        (0..ops.len()).filter(|&i| ops[i].complete_ms != u64::MAX).fold(0, |m, i| m | bit(i));
+    let mut seen: std::collections::HashSet<(u128, Option<u64>)> = std::collections::HashSet::new();
+    let mut stack: Vec<(u128, Option<u64>)> = vec![(0, None)];
+    while let Some((done, state)) = stack.pop() {
+        if done & required == required {
+            return true;
+        }
+        let horizon = (0..ops.len())
+            .filter(|&i| done & bit(i) == 0 && ops[i].complete_ms != u64::MAX)
+            .map(|i| ops[i].complete_ms)
+            .min()
+            .unwrap_or(u64::MAX);
+        for (i, op) in ops.iter().enumerate() {
+            if done & bit(i) != 0 || op.invoke_ms > horizon {
+                continue;
+            }
+            let next = match &op.kind {
+                RegisterKind::Write(value) => Some(*value),
+                RegisterKind::Read(values) => {
+                    if values.first().copied() != state {
+                        continue;
+                    }
+                    state
+                }
+            };
+            if seen.insert((done | bit(i), next)) {
+                stack.push((done | bit(i), next));
+            }
+        }
+    }
+    false
 }
 
 #[derive(Default)]
@@ -97,6 +169,8 @@ struct History {
     deleted: BTreeSet<String>,
     /// Keys written after a delete (a delete was superseded).
     rewritten: BTreeSet<String>,
+    /// Register operations per key.
+    registers: BTreeMap<String, Vec<RegisterOp>>,
     writes_ok: u64,
     writes_failed: u64,
 }
@@ -115,6 +189,10 @@ struct Scenario {
     sloppy: bool,
     crash: bool,
     join: bool,
+    /// Only latency faults and clock skew (no partitions, holds or crashes).
+    delays_only: bool,
+    /// Reads write back what they return to a quorum (ABD) before returning.
+    write_back: bool,
 }
 
 fn node_name(i: usize) -> String {
@@ -133,6 +211,7 @@ fn config_for(i: usize, scenario: Scenario) -> ClusterConfig {
         w: 2,
         versioning: scenario.mode,
         sloppy_quorum: scenario.sloppy,
+        read_write_back: scenario.write_back,
         gossip_interval_ms: 100,
         suspect_after_ms: 600,
         dead_after_ms: 2_000,
@@ -250,6 +329,103 @@ async fn delete_workload(
     }
 }
 
+fn sim_now_ms() -> u64 {
+    turmoil::sim_elapsed().map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Ops per register key: bounded so the checker's search stays small.
+const OPS_PER_REGISTER: usize = 40;
+
+async fn register_workload(
+    handle: NodeHandle,
+    control: Arc<Control>,
+    mut rng: StdRng,
+    incarnation: u64,
+) {
+    let me = handle.node_id().to_owned();
+    let mut value = 0u64;
+    let mut generation = 0u64;
+    while !control.repair_phase.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_millis(rng.random_range(5..30))).await;
+        if !control.workload_on.load(Ordering::Relaxed) {
+            continue;
+        }
+        let write = rng.random_range(0..3) == 0;
+        let owner = if write { me.clone() } else { node_name(rng.random_range(0..NODES)) };
+        // Readers follow the owner's current generation (incarnation 0: no crashes here).
+        let owner_generation = if write {
+            generation
+        } else {
+            let history = control.history.lock();
+            (0..)
+                .take_while(|g| history.registers.contains_key(&format!("reg.{owner}.0.{g}")))
+                .last()
+                .unwrap_or(0)
+        };
+        let key = format!("reg.{owner}.{incarnation}.{owner_generation}");
+        if control
+            .history
+            .lock()
+            .registers
+            .get(&key)
+            .is_some_and(|ops| ops.len() >= OPS_PER_REGISTER)
+        {
+            if write {
+                generation += 1;
+            }
+            continue;
+        }
+        let invoke_ms = sim_now_ms();
+        if write {
+            // The owner reads its own register for the context, then writes a unique value.
+            let Ok(read) = handle.get(key.as_bytes(), RequestOptions::default()).await else {
+                continue;
+            };
+            value += 1;
+            let unique = (u64::from(me.as_bytes()[1]) << 48) | (incarnation << 32) | value;
+            let put_at = sim_now_ms();
+            let outcome = handle
+                .put(
+                    key.as_bytes(),
+                    Bytes::from(unique.to_string()),
+                    Some(&read.context),
+                    RequestOptions::default(),
+                )
+                .await;
+            let complete_ms = if outcome.is_ok() { sim_now_ms() } else { u64::MAX };
+            let mut history = control.history.lock();
+            let ops = history.registers.entry(key).or_default();
+            let values = read
+                .values
+                .iter()
+                .filter_map(|v| std::str::from_utf8(v).ok()?.parse().ok())
+                .collect();
+            ops.push(RegisterOp {
+                invoke_ms,
+                complete_ms: put_at,
+                kind: RegisterKind::Read(values),
+            });
+            ops.push(RegisterOp {
+                invoke_ms: put_at,
+                complete_ms,
+                kind: RegisterKind::Write(unique),
+            });
+        } else if let Ok(read) = handle.get(key.as_bytes(), RequestOptions::default()).await {
+            let values = read
+                .values
+                .iter()
+                .filter_map(|v| std::str::from_utf8(v).ok()?.parse().ok())
+                .collect();
+            let complete_ms = sim_now_ms();
+            control.history.lock().registers.entry(key).or_default().push(RegisterOp {
+                invoke_ms,
+                complete_ms,
+                kind: RegisterKind::Read(values),
+            });
+        }
+    }
+}
+
 fn start_host(
     sim: &mut turmoil::Sim<'_>,
     i: usize,
@@ -291,6 +467,14 @@ fn start_host(
                         incarnation,
                     ));
                 }
+                Workload::Registers => {
+                    tokio::spawn(register_workload(
+                        handle.clone(),
+                        Arc::clone(&control),
+                        rng,
+                        incarnation,
+                    ));
+                }
             }
             loop {
                 tokio::time::sleep(Duration::from_millis(300)).await;
@@ -311,6 +495,7 @@ struct Outcome {
     acked: usize,
     resurrected: usize,
     purged: usize,
+    non_linearizable: usize,
     diverged_keys: usize,
     max_siblings: usize,
     #[expect(dead_code, reason = "read through Debug in assertion messages")]
@@ -379,7 +564,11 @@ fn run(seed: u64, scenario: Scenario) -> Outcome {
                 faults.push(format!("{now}ms restart {}", names[down]));
                 sim.bounce(names[down].as_str());
             }
-            let fault = rng.random_range(0..7);
+            let fault = if scenario.delays_only {
+                [5, 6][rng.random_range(0..2)]
+            } else {
+                rng.random_range(0..7)
+            };
             match fault {
                 0 => {
                     let mut shuffled = names.clone();
@@ -542,6 +731,15 @@ fn check(control: &Control, scenario: Scenario, faults: Vec<String>) -> Outcome 
                 outcome.unexpected += found.difference(&attempted).count();
             }
         }
+        Workload::Registers => {
+            for (key, ops) in &history.registers {
+                outcome.acked += ops.len();
+                if !linearizable(ops) {
+                    outcome.non_linearizable += 1;
+                    println!("  not linearizable {key}: {ops:?}");
+                }
+            }
+        }
         Workload::Deletes => {
             outcome.acked = history.deleted.len();
             outcome.purged = handles
@@ -577,7 +775,7 @@ fn seeds() -> Vec<u64> {
     if let Ok(seed) = std::env::var("DYNAMO_SIM_SEED") {
         return seed.parse().map(|s| vec![s]).unwrap_or_default();
     }
-    let count = std::env::var("DYNAMO_SIM_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(4u64);
+    let count = std::env::var("DYNAMO_SIM_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3u64);
     (1..=count).collect()
 }
 
@@ -590,6 +788,8 @@ fn sibling_mode_loses_no_acknowledged_add_and_replicas_converge() {
             sloppy: true,
             crash: true,
             join: seed % 2 == 0,
+            delays_only: false,
+            write_back: false,
         };
         let outcome = run(seed, scenario);
         println!("seed {seed}: {outcome:?}");
@@ -617,6 +817,8 @@ fn lww_mode_loses_acknowledged_adds_the_negative_control() {
             sloppy: true,
             crash: false,
             join: false,
+            delays_only: false,
+            write_back: false,
         };
         let outcome = run(seed, scenario);
         println!("seed {seed}: {outcome:?}");
@@ -635,6 +837,8 @@ fn acknowledged_deletes_never_resurrect_after_tombstones_are_purged() {
             sloppy: true,
             crash: true,
             join: false,
+            delays_only: false,
+            write_back: false,
         };
         let outcome = run(seed, scenario);
         println!("seed {seed}: {outcome:?}");
@@ -648,4 +852,66 @@ fn acknowledged_deletes_never_resurrect_after_tombstones_are_purged() {
             "DYNAMO_SIM_SEED={seed}: replicas diverged: {outcome:?}"
         );
     }
+}
+
+#[test]
+fn strict_quorum_registers_are_linearizable_under_message_delays() {
+    for seed in seeds() {
+        let scenario = Scenario {
+            mode: Mode::Siblings,
+            workload: Workload::Registers,
+            sloppy: false,
+            crash: false,
+            join: false,
+            delays_only: true,
+            write_back: true,
+        };
+        let outcome = run(seed, scenario);
+        println!("seed {seed}: {outcome:?}");
+        assert!(outcome.acked > 100, "seed {seed}: too few operations: {outcome:?}");
+        assert_eq!(outcome.non_linearizable, 0, "DYNAMO_SIM_SEED={seed}: {outcome:?}");
+    }
+}
+
+/// The negative control for the register checker: without the write-back, a quorum read
+/// can return a value that a later quorum read no longer sees (while the write is still
+/// in flight). A fixed seed list, so the control does not depend on `DYNAMO_SIM_SEEDS`.
+#[test]
+fn plain_quorum_reads_without_write_back_are_not_linearizable() {
+    let mut violations = 0;
+    for seed in 1..=6 {
+        let scenario = Scenario {
+            mode: Mode::Siblings,
+            workload: Workload::Registers,
+            sloppy: false,
+            crash: false,
+            join: false,
+            delays_only: true,
+            write_back: false,
+        };
+        let outcome = run(seed, scenario);
+        println!("seed {seed}: {outcome:?}");
+        violations += outcome.non_linearizable;
+    }
+    assert!(violations > 0, "quorum reads without write-back should show a new-then-old inversion");
+}
+
+#[test]
+fn the_linearizability_checker_accepts_and_refuses_known_histories() {
+    use RegisterKind::{Read, Write};
+    let op = |invoke_ms, complete_ms, kind| RegisterOp { invoke_ms, complete_ms, kind };
+    // Sequential write then read.
+    assert!(linearizable(&[op(0, 1, Write(1)), op(2, 3, Read(vec![1]))]));
+    // A read overlapping a write may see either.
+    assert!(linearizable(&[op(0, 10, Write(1)), op(2, 3, Read(vec![]))]));
+    assert!(linearizable(&[op(0, 10, Write(1)), op(2, 3, Read(vec![1]))]));
+    // New then old: a read after a read that saw the write must see it too.
+    assert!(!linearizable(&[op(0, 10, Write(1)), op(1, 2, Read(vec![1])), op(3, 4, Read(vec![]))]));
+    // A stale read after the write completed.
+    assert!(!linearizable(&[op(0, 1, Write(1)), op(2, 3, Read(vec![]))]));
+    // A write of unknown outcome may or may not take effect.
+    assert!(linearizable(&[op(0, u64::MAX, Write(1)), op(2, 3, Read(vec![]))]));
+    assert!(linearizable(&[op(0, u64::MAX, Write(1)), op(2, 3, Read(vec![1]))]));
+    // Siblings are not a register value.
+    assert!(!linearizable(&[op(0, 1, Write(1)), op(2, 3, Read(vec![1, 2]))]));
 }
