@@ -177,6 +177,8 @@ async fn serve(loaded: LoadedConfig, systems: Vec<Arc<dyn System>>) -> anyhow::R
     )
     .await
     .context("serving")?;
+    // Requests are done: let the systems finish their own work (queued writes).
+    platform.shutdown.run(Duration::from_millis(server.shutdown_grace_ms)).await;
     platform.sql.close().await;
     Ok(())
 }

@@ -20,6 +20,7 @@ use crate::config::{LoadedConfig, StartupCheck};
 use crate::http::health::{readiness_response, run_probes};
 use crate::http::{self, Limits, Probe};
 use crate::kv::{KvStore, KvStoreError, KvStoreProbe};
+use crate::shutdown::ShutdownHooks;
 use crate::sql::{Sql, SqlError, SqlProbe};
 use crate::system::{BoxError, CATALOG, System, SystemInfo};
 
@@ -66,6 +67,8 @@ pub struct Platform {
     pub auth: Auth,
     /// Wall-clock time.
     pub clock: Arc<dyn Clock>,
+    /// What systems must finish when the server stops (see [`crate::shutdown`]).
+    pub shutdown: ShutdownHooks,
 }
 
 impl Platform {
@@ -95,7 +98,15 @@ impl Platform {
         }
         let kv = KvStore::from_config(&settings.kvstore, &settings.server.data_dir)?;
         let auth = Auth::new(sql.clone(), settings.auth.clone(), clock.clone()).await?;
-        Ok(Platform { config: Arc::new(config), sql, cache, kv, auth, clock })
+        Ok(Platform {
+            config: Arc::new(config),
+            sql,
+            cache,
+            kv,
+            auth,
+            clock,
+            shutdown: ShutdownHooks::default(),
+        })
     }
 
     /// The platform's own readiness probes. The embedded kv engine has none: it opens on

@@ -54,6 +54,7 @@ pub mod config;
 pub mod http;
 pub mod kv;
 pub mod resp;
+pub mod shutdown;
 pub mod sql;
 pub mod system;
 pub mod telemetry;

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use blueprint_idgen::sql::{POSTGRES_MIGRATOR as IDGEN_POSTGRES, SQLITE_MIGRATOR as IDGEN_SQLITE};
@@ -63,6 +64,10 @@ pub enum StartError {
     },
 }
 
+/// Longest the stop waits for queued clicks to be written (the platform's shutdown deadline
+/// may cut it shorter).
+pub const SHUTDOWN_FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Migrate and build the service; `reserved` are extra codes to refuse (page names).
 pub async fn start(
     platform: &Platform,
@@ -92,7 +97,20 @@ pub async fn start(
     if loaded > 0 {
         tracing::info!(codes = loaded, "shortener: Bloom filter filled from the stored codes");
     }
-    Ok(Arc::new(service))
+    let service = Arc::new(service);
+    // Clicks wait in memory for up to `click_flush_ms`: a stop writes them first.
+    let draining = Arc::clone(&service);
+    platform.shutdown.register(
+        "shortener: write queued clicks",
+        Box::new(move || {
+            Box::pin(async move {
+                if !draining.flush_clicks(SHUTDOWN_FLUSH_TIMEOUT).await {
+                    tracing::warn!("shortener: queued clicks were not all written before the stop");
+                }
+            })
+        }),
+    );
+    Ok(service)
 }
 
 async fn lease_snowflake(

@@ -38,6 +38,8 @@ pub const REDIS_URL_ENV: &str = "BLUEPRINT_TEST_REDIS_URL";
 pub const NATS_URL_ENV: &str = "BLUEPRINT_TEST_NATS_URL";
 /// When `1`, a missing service URL fails the test instead of skipping it.
 pub const REQUIRE_SERVICES_ENV: &str = "BLUEPRINT_REQUIRE_SERVICES";
+/// How long [`TestApp::shutdown`] lets the systems' shutdown hooks run.
+pub const SHUTDOWN_HOOKS_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Which SQL engine a test app uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,7 +174,8 @@ impl TestApp {
         (status, response.json().await.expect("the body is not JSON"))
     }
 
-    /// Trigger graceful shutdown and wait for the server to finish draining.
+    /// Trigger graceful shutdown, wait for the server to finish draining, then run the
+    /// systems' shutdown hooks (an error names any that did not finish).
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
         if let Some(sender) = self.shutdown.take() {
             let _ = sender.send(());
@@ -180,6 +183,9 @@ impl TestApp {
         if let Some(server) = self.server.take() {
             server.await.context("server task panicked")?.context("server failed")?;
         }
+        // As `blueprint serve` does once requests are done.
+        let unfinished = self.platform.shutdown.run(SHUTDOWN_HOOKS_DEADLINE).await;
+        anyhow::ensure!(unfinished.is_empty(), "shutdown hooks did not finish: {unfinished:?}");
         Ok(())
     }
 
