@@ -5,12 +5,16 @@
 //! unmatched paths share the label `unmatched`.
 
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use metrics::SharedString;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::http::ApiError;
 
 /// Counter of finished requests, labelled `route`, `method`, `status`.
 pub const REQUESTS_TOTAL: &str = "http_requests_total";
@@ -57,20 +61,74 @@ pub fn render() -> String {
     handle().render()
 }
 
-/// Middleware recording [`REQUESTS_TOTAL`] and [`REQUEST_DURATION_SECONDS`].
-pub async fn track(request: Request, next: Next) -> Response {
+/// Per-route middleware: the request's deadline (408 `timeout` when it runs longer than
+/// `timeout`) and [`REQUESTS_TOTAL`] and [`REQUEST_DURATION_SECONDS`], a timed-out request
+/// included.
+pub async fn track(State(timeout): State<Duration>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|path| path.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let method = request.method().as_str().to_owned();
-    let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
+    let route: SharedString = match request.extensions().get::<MatchedPath>() {
+        Some(path) => path.as_str().to_owned().into(),
+        None => SharedString::const_str("unmatched"),
+    };
+    let method = method_label(request.method());
+    let response = match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_elapsed) => {
+            let status = StatusCode::REQUEST_TIMEOUT;
+            ApiError::new(status, ApiError::code_for_status(status), "request timed out")
+                .into_response()
+        }
+    };
+    let status = response.status();
+    let status: SharedString = match status_label(status) {
+        Some(label) => SharedString::const_str(label),
+        None => status.as_u16().to_string().into(),
+    };
     metrics::counter!(REQUESTS_TOTAL, "route" => route.clone(), "method" => method, "status" => status)
         .increment(1);
     metrics::histogram!(REQUEST_DURATION_SECONDS, "route" => route)
         .record(started.elapsed().as_secs_f64());
     response
+}
+
+/// The method as a label; the standard ones without allocating.
+fn method_label(method: &Method) -> SharedString {
+    let known = match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => return method.as_str().to_owned().into(),
+    };
+    SharedString::const_str(known)
+}
+
+/// The common statuses as static labels (the rest are formatted).
+fn status_label(status: StatusCode) -> Option<&'static str> {
+    Some(match status.as_u16() {
+        200 => "200",
+        201 => "201",
+        204 => "204",
+        301 => "301",
+        302 => "302",
+        304 => "304",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        405 => "405",
+        408 => "408",
+        409 => "409",
+        410 => "410",
+        413 => "413",
+        415 => "415",
+        422 => "422",
+        429 => "429",
+        500 => "500",
+        503 => "503",
+        _ => return None,
+    })
 }
