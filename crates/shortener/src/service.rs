@@ -350,7 +350,7 @@ impl Service {
     async fn fill_cache(&self, code: &ShortCode, view: &LinkView, now_ms: i64) {
         let ttl = Duration::from_secs(self.settings.config.cache_ttl_s);
         let Some(ttl) = cache_ttl(view, ttl, now_ms) else { return };
-        let Ok(bytes) = serde_json::to_vec(view) else { return };
+        let bytes = view.to_cache_bytes();
         if let Err(error) = self.cache.set(&cache_key(code.as_str()), &bytes, Some(ttl)).await {
             tracing::warn!(%error, "shortener: cache write failed");
         }
@@ -365,12 +365,13 @@ impl Service {
     /// The link's view: cache first, then the database, filling the cache.
     async fn view(&self, code: &ShortCode, now_ms: i64) -> Result<LinkView, ShortenError> {
         match self.cache.get(&cache_key(code.as_str())).await {
-            Ok(Some(bytes)) => match serde_json::from_slice::<LinkView>(&bytes) {
-                Ok(view) => {
+            Ok(Some(bytes)) => match LinkView::from_cache_bytes(&bytes) {
+                Some(view) => {
                     metrics::counter!("shortener_cache_hits_total").increment(1);
                     return Ok(view);
                 }
-                Err(error) => tracing::warn!(%error, "shortener: unreadable cache entry"),
+                // Another format (an older release's JSON): refetched and overwritten.
+                None => tracing::debug!("shortener: unreadable cache entry"),
             },
             Ok(None) => {}
             // A cache is an optimisation: its failure is a miss.

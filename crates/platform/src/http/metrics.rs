@@ -4,7 +4,8 @@
 //! and status, so an attacker scanning random paths cannot blow up label cardinality;
 //! unmatched paths share the label `unmatched`.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
@@ -66,11 +67,8 @@ pub fn render() -> String {
 /// included.
 pub async fn track(State(timeout): State<Duration>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route: SharedString = match request.extensions().get::<MatchedPath>() {
-        Some(path) => path.as_str().to_owned().into(),
-        None => SharedString::const_str("unmatched"),
-    };
-    let method = method_label(request.method());
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method = request.method().clone();
     let response = match tokio::time::timeout(timeout, next.run(request)).await {
         Ok(response) => response,
         Err(_elapsed) => {
@@ -79,21 +77,77 @@ pub async fn track(State(timeout): State<Duration>, request: Request, next: Next
                 .into_response()
         }
     };
-    let status = response.status();
-    let status: SharedString = match status_label(status) {
-        Some(label) => SharedString::const_str(label),
-        None => status.as_u16().to_string().into(),
-    };
-    metrics::counter!(REQUESTS_TOTAL, "route" => route.clone(), "method" => method, "status" => status)
-        .increment(1);
-    metrics::histogram!(REQUEST_DURATION_SECONDS, "route" => route)
-        .record(started.elapsed().as_secs_f64());
+    let route = route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
+    record(route, method, response.status(), started.elapsed());
     response
 }
 
-/// The method as a label; the standard ones without allocating.
-fn method_label(method: &Method) -> SharedString {
-    let known = match *method {
+/// The label of requests that matched no route.
+const UNMATCHED: &str = "unmatched";
+/// Most `(route, method, status)` handles kept; past it, requests are counted without the
+/// shortcut (route templates, methods and statuses are few, so this is a safety bound).
+const MAX_CACHED_SERIES: usize = 4096;
+
+/// A series' handles, looked up once: registering a labelled metric builds and hashes its
+/// key, which was a tenth of a plain request's instructions.
+struct Series {
+    route: Box<str>,
+    requests: metrics::Counter,
+    duration: metrics::Histogram,
+}
+
+type SeriesKey = (usize, usize, &'static str, u16);
+
+static SERIES: OnceLock<RwLock<HashMap<SeriesKey, Series>>> = OnceLock::new();
+
+fn record(route: &str, method: Method, status: StatusCode, elapsed: Duration) {
+    let seconds = elapsed.as_secs_f64();
+    let method_name = method_label(&method);
+    // Keyed by where the route's template lives (one allocation per route, for the
+    // router's life) and checked against its text, so a router rebuilt at the same
+    // address cannot inherit another route's series. Only once the recorder is
+    // installed: handles taken before would be no-ops for good.
+    let cacheable = HANDLE.get().is_some() && method_name.is_some();
+    let key: SeriesKey = (
+        route.as_ptr() as usize,
+        route.len(),
+        method_name.unwrap_or(""),
+        status.as_u16(),
+    );
+    if cacheable {
+        let series = SERIES.get_or_init(Default::default);
+        let known = series.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(found) = known.get(&key).filter(|found| &*found.route == route) {
+            found.requests.increment(1);
+            found.duration.record(seconds);
+            return;
+        }
+    }
+    let route_label: SharedString = route.to_owned().into();
+    let method_label: SharedString = match method_name {
+        Some(name) => SharedString::const_str(name),
+        None => method.as_str().to_owned().into(),
+    };
+    let status_label: SharedString = match status_label(status) {
+        Some(label) => SharedString::const_str(label),
+        None => status.as_u16().to_string().into(),
+    };
+    let requests = metrics::counter!(REQUESTS_TOTAL, "route" => route_label.clone(), "method" => method_label, "status" => status_label);
+    let duration = metrics::histogram!(REQUEST_DURATION_SECONDS, "route" => route_label);
+    requests.increment(1);
+    duration.record(seconds);
+    if cacheable {
+        let series = SERIES.get_or_init(Default::default);
+        let mut known = series.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if known.len() < MAX_CACHED_SERIES {
+            known.insert(key, Series { route: route.into(), requests, duration });
+        }
+    }
+}
+
+/// The standard methods' names, static (`None` for an extension method).
+fn method_label(method: &Method) -> Option<&'static str> {
+    Some(match *method {
         Method::GET => "GET",
         Method::POST => "POST",
         Method::PUT => "PUT",
@@ -101,9 +155,8 @@ fn method_label(method: &Method) -> SharedString {
         Method::HEAD => "HEAD",
         Method::PATCH => "PATCH",
         Method::OPTIONS => "OPTIONS",
-        _ => return method.as_str().to_owned().into(),
-    };
-    SharedString::const_str(known)
+        _ => return None,
+    })
 }
 
 /// The common statuses as static labels (the rest are formatted).

@@ -8,7 +8,9 @@ async fn a_request_id_is_generated_or_echoed() {
     let app = spawn_app(Backends::default(), vec![]).await.unwrap();
     let generated = app.client.get(app.url("/healthz")).send().await.unwrap();
     let id = generated.headers().get("x-request-id").unwrap().to_str().unwrap().to_owned();
-    assert_eq!(id.len(), 36, "a UUID: {id}");
+    assert_eq!(id.len(), 36, "UUID-shaped: {id}");
+    let next = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_ne!(next.headers().get("x-request-id").unwrap(), id.as_str(), "one id per request");
     let echoed = app
         .client
         .get(app.url("/healthz"))
