@@ -15,7 +15,7 @@ use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::clock::WallClock;
@@ -136,6 +136,7 @@ struct Inner {
     anti_entropy_done: Mutex<HashMap<String, u64>>,
     last_anti_entropy: Mutex<Option<AntiEntropyReport>>,
     anti_entropy_running: tokio::sync::Mutex<()>,
+    batchers: Mutex<HashMap<String, mpsc::Sender<BatchJob>>>,
     stop: watch::Sender<bool>,
 }
 
@@ -303,6 +304,7 @@ impl Node {
             anti_entropy_done: Mutex::new(HashMap::new()),
             last_anti_entropy: Mutex::new(None),
             anti_entropy_running: tokio::sync::Mutex::new(()),
+            batchers: Mutex::new(HashMap::new()),
             stop,
         });
         tracing::info!(node = %inner.me, epoch, incarnation, rpc = %rpc_addr, "dynamo node started");
@@ -363,6 +365,8 @@ impl Node {
             task.abort();
         }
         self.inner.rpc.close_all();
+        // The batchers hold the node alive; dropping their queues ends them.
+        self.inner.batchers.lock().clear();
     }
 }
 
@@ -731,8 +735,10 @@ impl Inner {
                 hint_for: target.hint_for.clone(),
             };
             tokio::spawn(async move {
-                let ok =
-                    inner.call_node(&target.node, request).await.is_ok_and(|r| r == Response::Ack);
+                let ok = inner
+                    .call_batched(&target.node, request)
+                    .await
+                    .is_ok_and(|r| r == Response::Ack);
                 let _ = sender.send(ok && inner.counts(&target.node)).await;
             });
         }
@@ -810,7 +816,7 @@ impl Inner {
                 let outcome = if node == inner.me {
                     inner.read_local(&key).map(|found| found.map(|(_, o)| o))
                 } else {
-                    match inner.call_node(&node, Request::Get { key }).await {
+                    match inner.call_batched(&node, Request::Get { key }).await {
                         Ok(Response::Object(object)) => Ok(object),
                         Ok(_) => {
                             Err(DynamoError::Unavailable { op: "read", required: 1, available: 0 })
@@ -931,7 +937,8 @@ impl Inner {
 
     // ---- RPC server side ----
 
-    async fn handle_rpc(self: Arc<Self>, request: Request) -> Response {
+    /// A replica's local `Get` or `Put` (what a [`Request::Batch`] may hold).
+    fn handle_replica(&self, request: Request) -> Response {
         let outcome = match request {
             Request::Get { key } => {
                 self.read_local(&key).map(|found| Response::Object(found.map(|(_, o)| o)))
@@ -943,6 +950,50 @@ impl Inner {
                     }
                     Ok(Response::Ack)
                 })
+            }
+            _ => Err(DynamoError::BadRequest { message: "only gets and puts are batched".into() }),
+        };
+        outcome.unwrap_or_else(|error| Response::Error {
+            code: error.code().into(),
+            message: error.to_string(),
+        })
+    }
+
+    /// Sends a `Get` or `Put` to `node` through its batcher: requests queued while the
+    /// previous frames were in flight travel together as one [`Request::Batch`].
+    async fn call_batched(
+        self: &Arc<Self>,
+        node: &str,
+        request: Request,
+    ) -> Result<Response, DynamoError> {
+        let unavailable = DynamoError::Unavailable { op: "call", required: 1, available: 0 };
+        let queue = {
+            let mut batchers = self.batchers.lock();
+            match batchers.get(node) {
+                Some(queue) if !queue.is_closed() => queue.clone(),
+                _ => {
+                    let (queue, jobs) = mpsc::channel(BATCH_QUEUE);
+                    tokio::spawn(batch_loop(Arc::clone(self), node.to_owned(), jobs));
+                    batchers.insert(node.to_owned(), queue.clone());
+                    queue
+                }
+            }
+        };
+        let (done, answer) = oneshot::channel();
+        queue.send((request, done)).await.map_err(|_| unavailable.clone())?;
+        match tokio::time::timeout(self.timeout() * 2, answer).await {
+            Ok(Ok(response)) => Ok(response),
+            _ => Err(unavailable),
+        }
+    }
+
+    async fn handle_rpc(self: Arc<Self>, request: Request) -> Response {
+        let outcome = match request {
+            Request::Batch(requests) => Ok(Response::Batch(
+                requests.into_iter().map(|request| self.handle_replica(request)).collect(),
+            )),
+            request @ (Request::Get { .. } | Request::Put { .. }) => {
+                return self.handle_replica(request);
             }
             Request::Coordinate(write) => {
                 let opts = RequestOptions { r: None, w: write.w };
@@ -1403,6 +1454,55 @@ impl Inner {
             last_anti_entropy: self.last_anti_entropy.lock().clone(),
             sibling_cap_hits: self.sibling_cap_hits.load(Ordering::Relaxed),
         }
+    }
+}
+
+type BatchJob = (Request, oneshot::Sender<Response>);
+
+/// Requests queued per peer before callers wait.
+const BATCH_QUEUE: usize = 4096;
+/// Batches in flight per peer: enough to keep a link busy, few enough to batch.
+const BATCHES_IN_FLIGHT: usize = 8;
+
+/// One peer's batcher: takes what is queued (up to [`crate::rpc::MAX_BATCH_REQUESTS`]),
+/// sends it as one frame, hands each caller its answer. A failed batch drops the
+/// callers' senders, so each sees an error.
+async fn batch_loop(inner: Arc<Inner>, node: String, mut jobs: mpsc::Receiver<BatchJob>) {
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(BATCHES_IN_FLIGHT));
+    while let Some(first) = jobs.recv().await {
+        let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else { return };
+        let mut batch = vec![first];
+        while batch.len() < crate::rpc::MAX_BATCH_REQUESTS {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let inner = Arc::clone(&inner);
+        let node = node.clone();
+        tokio::spawn(async move {
+            let (requests, waiters): (Vec<Request>, Vec<oneshot::Sender<Response>>) =
+                batch.into_iter().unzip();
+            let request = if requests.len() == 1 {
+                requests.into_iter().next().unwrap_or(Request::Batch(Vec::new()))
+            } else {
+                Request::Batch(requests)
+            };
+            match inner.call_node(&node, request).await {
+                Ok(Response::Batch(responses)) if responses.len() == waiters.len() => {
+                    for (waiter, response) in waiters.into_iter().zip(responses) {
+                        let _ = waiter.send(response);
+                    }
+                }
+                Ok(response) if waiters.len() == 1 => {
+                    for waiter in waiters {
+                        let _ = waiter.send(response.clone());
+                    }
+                }
+                _ => {}
+            }
+            drop(permit);
+        });
     }
 }
 

@@ -21,7 +21,9 @@
 //!
 //! Pipelines: the commands already buffered run concurrently in groups where no key
 //! repeats, so a pipeline keeps Redis's per-key order while distinct keys go to their
-//! replicas in parallel; replies are written in order, one write per batch.
+//! replicas in parallel; replies are written in order, one write per batch. Consecutive
+//! plain `SET`s of one key run as the last of them, and consecutive `GET`s of one key as
+//! one read (see `coalesces`): the same observable history, fewer quorum rounds.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -163,15 +165,42 @@ fn key_of(args: &[Bytes]) -> Option<&Bytes> {
     keyed.iter().any(|k| name.eq_ignore_ascii_case(k.as_bytes())).then(|| args.get(1)).flatten()
 }
 
+/// True when `later` may share `earlier`'s execution: two plain `SET`s of one key in a
+/// row (the first is immediately overwritten, so writing only the second is the same
+/// history with the first taking no time) or two `GET`s of one key in a row (both are
+/// pending at once, so one read at one instant answers both).
+fn coalesces(earlier: &[Bytes], later: &[Bytes]) -> bool {
+    let same_key = earlier.get(1) == later.get(1);
+    let both = |name: &str, len: usize| {
+        is_command(earlier, name)
+            && is_command(later, name)
+            && earlier.len() == len
+            && later.len() == len
+    };
+    same_key && (both("SET", 3) || both("GET", 2))
+}
+
 async fn run_batch(
     handle: &NodeHandle,
     commands: Vec<Vec<Bytes>>,
     protocol: &mut Protocol,
 ) -> Vec<Frame> {
-    let mut replies = Vec::with_capacity(commands.len());
-    let mut group: Vec<Vec<Bytes>> = Vec::new();
-    let mut keys: std::collections::HashSet<Bytes> = std::collections::HashSet::new();
+    // Each entry: the command to run and how many replies it stands for.
+    let mut ops: Vec<(Vec<Bytes>, usize)> = Vec::with_capacity(commands.len());
     for args in commands {
+        if let Some((last, count)) = ops.last_mut()
+            && coalesces(last, &args)
+        {
+            *last = args;
+            *count += 1;
+            continue;
+        }
+        ops.push((args, 1));
+    }
+    let mut replies = Vec::with_capacity(ops.len());
+    let mut group: Vec<(Vec<Bytes>, usize)> = Vec::new();
+    let mut keys: std::collections::HashSet<Bytes> = std::collections::HashSet::new();
+    for (args, count) in ops {
         let multi_key = (is_command(&args, "DEL") || is_command(&args, "EXISTS")) && args.len() > 2;
         let stateful = is_command(&args, "HELLO");
         let conflict = key_of(&args).is_some_and(|k| keys.contains(k)) || multi_key || stateful;
@@ -186,7 +215,7 @@ async fn run_batch(
         if let Some(key) = key_of(&args) {
             keys.insert(key.clone());
         }
-        group.push(args);
+        group.push((args, count));
     }
     if !group.is_empty() {
         replies.extend(run_group(handle, group).await);
@@ -194,22 +223,25 @@ async fn run_batch(
     replies
 }
 
-async fn run_group(handle: &NodeHandle, group: Vec<Vec<Bytes>>) -> Vec<Frame> {
+async fn run_group(handle: &NodeHandle, group: Vec<(Vec<Bytes>, usize)>) -> Vec<Frame> {
+    let mut replies = Vec::with_capacity(group.iter().map(|(_, count)| count).sum());
     if group.len() == 1 {
-        let mut group = group;
-        let args = group.pop().unwrap_or_default();
-        return vec![execute(handle, args).await];
+        for (args, count) in group {
+            let reply = execute(handle, args).await;
+            replies.extend(std::iter::repeat_n(reply, count));
+        }
+        return replies;
     }
     let tasks: Vec<_> = group
         .into_iter()
-        .map(|args| {
+        .map(|(args, count)| {
             let handle = handle.clone();
-            tokio::spawn(async move { execute(&handle, args).await })
+            (tokio::spawn(async move { execute(&handle, args).await }), count)
         })
         .collect();
-    let mut replies = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        replies.push(task.await.unwrap_or_else(|_| Frame::error("ERR internal error")));
+    for (task, count) in tasks {
+        let reply = task.await.unwrap_or_else(|_| Frame::error("ERR internal error"));
+        replies.extend(std::iter::repeat_n(reply, count));
     }
     replies
 }
@@ -415,6 +447,18 @@ mod tests {
         assert_eq!(opts.ok(), Some(RequestOptions { r: Some(3), w: Some(1) }));
         assert!(quorum_options(&[Bytes::from("R")]).is_err());
         assert!(quorum_options(&[Bytes::from("X"), Bytes::from("1")]).is_err());
+    }
+
+    #[test]
+    fn only_consecutive_plain_sets_or_gets_of_one_key_coalesce() {
+        let cmd =
+            |words: &[&str]| words.iter().map(|w| Bytes::from(w.to_string())).collect::<Vec<_>>();
+        assert!(coalesces(&cmd(&["SET", "k", "1"]), &cmd(&["set", "k", "2"])));
+        assert!(coalesces(&cmd(&["GET", "k"]), &cmd(&["GET", "k"])));
+        assert!(!coalesces(&cmd(&["SET", "k", "1"]), &cmd(&["SET", "j", "2"])));
+        assert!(!coalesces(&cmd(&["SET", "k", "1"]), &cmd(&["GET", "k"])));
+        assert!(!coalesces(&cmd(&["GETV", "k"]), &cmd(&["GETV", "k"])));
+        assert!(!coalesces(&cmd(&["SETV", "k", "", "1"]), &cmd(&["SETV", "k", "", "2"])));
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024 * 1024;
 pub const WRITE_QUEUE_FRAMES: usize = 4096;
 /// Requests one inbound connection may have in flight before reading pauses.
 pub const MAX_INFLIGHT_PER_CONNECTION: usize = 1024;
+/// Most requests one [`Request::Batch`] carries.
+pub const MAX_BATCH_REQUESTS: usize = 256;
 /// Most objects one anti-entropy bucket reply carries.
 pub const MAX_BUCKET_OBJECTS: usize = 100_000;
 
@@ -81,6 +83,10 @@ pub enum Request {
         /// The asking node.
         peer: String,
     },
+    /// Several `Get`/`Put` requests in one frame (never nested), answered by one
+    /// [`Response::Batch`] in the same order: how concurrent replica traffic to one peer
+    /// shares frames, syscalls and handler tasks.
+    Batch(Vec<Request>),
     /// Every shared object in some buckets (at most [`crate::merkle::LEAVES`]).
     Buckets {
         /// The asking node.
@@ -103,6 +109,8 @@ pub enum Response {
     Leaves(Vec<u64>),
     /// A bucket's objects.
     Bucket(Vec<(Bytes, Object)>),
+    /// The answers to a [`Request::Batch`], in order.
+    Batch(Vec<Response>),
     /// A failure, as `(code, message)` of [`crate::DynamoError`].
     Error {
         /// Stable code.
@@ -263,9 +271,9 @@ impl Message {
         let kind = body[1];
         let mut input = Reader::new(&body[2..]);
         let id = input.varint()?;
-        let message = if (KIND_RESPONSE_BASE..KIND_RESPONSE_BASE + 6).contains(&kind) {
+        let message = if (KIND_RESPONSE_BASE..KIND_RESPONSE_BASE + 7).contains(&kind) {
             Message::Response(id, decode_response(kind - KIND_RESPONSE_BASE, &mut input)?)
-        } else if (KIND_REQUEST_BASE..KIND_REQUEST_BASE + 6).contains(&kind) {
+        } else if (KIND_REQUEST_BASE..KIND_REQUEST_BASE + 7).contains(&kind) {
             Message::Request(id, decode_request(kind - KIND_REQUEST_BASE, &mut input)?)
         } else {
             return Err(FrameError::Kind { kind });
@@ -301,6 +309,7 @@ fn request_kind(request: &Request) -> u8 {
         Request::Gossip { .. } => 3,
         Request::MerkleLeaves { .. } => 4,
         Request::Buckets { .. } => 5,
+        Request::Batch(_) => 6,
     }
 }
 
@@ -312,11 +321,19 @@ fn response_kind(response: &Response) -> u8 {
         Response::Leaves(_) => 3,
         Response::Bucket(_) => 4,
         Response::Error { .. } => 5,
+        Response::Batch(_) => 6,
     }
 }
 
 fn encode_request(w: &mut Writer, request: &Request) {
     match request {
+        Request::Batch(requests) => {
+            w.varint(requests.len() as u64);
+            for inner in requests {
+                w.u8(request_kind(inner));
+                encode_request(w, inner);
+            }
+        }
         Request::Get { key } => w.bytes(key),
         Request::Put { key, object, hint_for } => {
             w.bytes(key);
@@ -395,12 +412,30 @@ fn decode_request(kind: u8, input: &mut Reader<'_>) -> Result<Request, DecodeErr
             }
             Request::Buckets { peer, buckets }
         }
+        6 => {
+            let count = input.len_prefix(MAX_BATCH_REQUESTS)?;
+            let mut requests = Vec::with_capacity(count);
+            for _ in 0..count {
+                match input.u8()? {
+                    kind @ (0 | 1) => requests.push(decode_request(kind, input)?),
+                    tag => return Err(DecodeError::BadTag { what: "batched request", tag }),
+                }
+            }
+            Request::Batch(requests)
+        }
         tag => return Err(DecodeError::BadTag { what: "request", tag }),
     })
 }
 
 fn encode_response(w: &mut Writer, response: &Response) {
     match response {
+        Response::Batch(responses) => {
+            w.varint(responses.len() as u64);
+            for inner in responses {
+                w.u8(response_kind(inner));
+                encode_response(w, inner);
+            }
+        }
         Response::Object(object) => match object {
             Some(object) => {
                 w.u8(1);
@@ -453,6 +488,17 @@ fn decode_response(kind: u8, input: &mut Reader<'_>) -> Result<Response, DecodeE
             Response::Bucket(objects)
         }
         5 => Response::Error { code: input.string()?, message: input.string()? },
+        6 => {
+            let count = input.len_prefix(MAX_BATCH_REQUESTS)?;
+            let mut responses = Vec::with_capacity(count);
+            for _ in 0..count {
+                match input.u8()? {
+                    kind @ (0 | 1 | 5) => responses.push(decode_response(kind, input)?),
+                    tag => return Err(DecodeError::BadTag { what: "batched response", tag }),
+                }
+            }
+            Response::Batch(responses)
+        }
         tag => return Err(DecodeError::BadTag { what: "response", tag }),
     })
 }
@@ -733,12 +779,37 @@ mod tests {
         round_trip(Message::Response(6, Response::Object(Some(object()))));
         round_trip(Message::Response(7, Response::Object(None)));
         round_trip(Message::Response(8, Response::Ack));
+        round_trip(Message::Request(
+            13,
+            Request::Batch(vec![
+                Request::Get { key: Bytes::from("a") },
+                Request::Put { key: Bytes::from("b"), object: object(), hint_for: None },
+            ]),
+        ));
+        round_trip(Message::Response(
+            14,
+            Response::Batch(vec![
+                Response::Ack,
+                Response::Object(None),
+                Response::Error { code: "STORAGE".into(), message: "disk".into() },
+            ]),
+        ));
         round_trip(Message::Response(9, Response::Gossip(vec![member])));
         round_trip(Message::Response(10, Response::Leaves(vec![1, 2, 3])));
         round_trip(Message::Response(11, Response::Bucket(vec![(Bytes::from("k"), object())])));
         round_trip(Message::Response(
             12,
             Response::Error { code: "UNAVAILABLE".into(), message: "write needs 2".into() },
+        ));
+    }
+
+    #[test]
+    fn a_nested_batch_is_refused() {
+        let nested = Request::Batch(vec![Request::Batch(Vec::new())]);
+        let frame = Message::Request(1, nested).encode(Vec::new());
+        assert!(matches!(
+            Message::take(&mut BytesMut::from(&frame[..])),
+            Err(FrameError::Payload { .. })
         ));
     }
 

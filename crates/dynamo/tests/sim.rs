@@ -351,7 +351,8 @@ async fn register_workload(
             continue;
         }
         let write = rng.random_range(0..3) == 0;
-        let owner = if write { me.clone() } else { node_name(rng.random_range(0..NODES)) };
+        // Readers all read n1's registers: concentrated contention on one key at a time.
+        let owner = if write { me.clone() } else { node_name(0) };
         // Readers follow the owner's current generation (incarnation 0: no crashes here).
         let owner_generation = if write {
             generation
@@ -879,7 +880,7 @@ fn strict_quorum_registers_are_linearizable_under_message_delays() {
 #[test]
 fn plain_quorum_reads_without_write_back_are_not_linearizable() {
     let mut violations = 0;
-    for seed in 1..=6 {
+    for seed in 1..=4 {
         let scenario = Scenario {
             mode: Mode::Siblings,
             workload: Workload::Registers,
