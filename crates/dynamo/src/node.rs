@@ -988,6 +988,10 @@ impl Inner {
     }
 
     async fn handle_rpc(self: Arc<Self>, request: Request) -> Response {
+        if self.stopped() {
+            let error = DynamoError::ShuttingDown;
+            return Response::Error { code: error.code().into(), message: error.to_string() };
+        }
         let outcome = match request {
             Request::Batch(requests) => Ok(Response::Batch(
                 requests.into_iter().map(|request| self.handle_replica(request)).collect(),
@@ -1527,9 +1531,12 @@ async fn accept_loop(inner: Arc<Inner>, mut listener: Box<dyn crate::net::Listen
         match accepted {
             Ok(stream) => {
                 let handler = Arc::clone(&inner);
-                tokio::spawn(crate::rpc::serve_connection(stream, move |request| {
-                    Arc::clone(&handler).handle_rpc(request)
-                }));
+                let stop = inner.stop.subscribe();
+                tokio::spawn(crate::rpc::serve_connection(
+                    stream,
+                    move |request| Arc::clone(&handler).handle_rpc(request),
+                    stop,
+                ));
             }
             Err(error) => {
                 tracing::warn!(%error, "rpc accept failed");

@@ -677,9 +677,13 @@ impl RpcClient {
 }
 
 /// Serves one inbound connection: decode requests, run `handle` concurrently for each
-/// (at most [`MAX_INFLIGHT_PER_CONNECTION`] at once), write responses as they finish.
-pub async fn serve_connection<H, F>(stream: BoxStream, handle: H)
-where
+/// (at most [`MAX_INFLIGHT_PER_CONNECTION`] at once), write responses as they finish;
+/// stops reading when `stop` turns true.
+pub async fn serve_connection<H, F>(
+    stream: BoxStream,
+    handle: H,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) where
     H: Fn(Request) -> F + Send + Sync + 'static,
     F: std::future::Future<Output = Response> + Send + 'static,
 {
@@ -714,9 +718,15 @@ where
                 drop(permit);
             });
         }
-        match reader.read_buf(&mut buffer).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
+        if *stop.borrow() {
+            return;
+        }
+        tokio::select! {
+            read = reader.read_buf(&mut buffer) => match read {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            },
+            _ = stop.changed() => return,
         }
     }
 }

@@ -254,3 +254,159 @@ async fn http_reports_unavailable_as_503_with_a_code() {
     let body = response.into_body().collect().await.expect("body").to_bytes();
     assert!(String::from_utf8_lossy(&body).contains("\"code\":\"UNAVAILABLE\""));
 }
+
+async fn start_configured(config: ClusterConfig) -> Node {
+    Node::start(
+        config,
+        Arc::new(MemStorage::new()),
+        Arc::new(TokioNetwork),
+        Arc::new(SystemClock),
+        3,
+    )
+    .await
+    .expect("start")
+}
+
+fn fast(id: &str, seeds: Vec<String>) -> ClusterConfig {
+    ClusterConfig {
+        node_id: id.into(),
+        rpc_listen: "127.0.0.1:0".into(),
+        seeds,
+        gossip_interval_ms: 50,
+        suspect_after_ms: 400,
+        dead_after_ms: 1_000,
+        rpc_timeout_ms: 500,
+        vnodes: 64,
+        anti_entropy_interval_ms: 0,
+        ..ClusterConfig::default()
+    }
+}
+
+async fn all_see(nodes: &[&Node], count: usize) {
+    wait_until(|| {
+        nodes.iter().all(|n| {
+            n.status().members.iter().filter(|m| m.state == Liveness::Alive).count() == count
+        })
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn local_quorum_counts_only_the_coordinators_datacenter() {
+    use blueprint_dynamo::{Consistency, RequestOptions};
+    let mut nodes: Vec<Option<Node>> = Vec::new();
+    let mut seeds = Vec::new();
+    for (id, dc) in [("east1", "east"), ("east2", "east"), ("west1", "west"), ("west2", "west")] {
+        let config = ClusterConfig {
+            datacenter: Some(dc.into()),
+            n: 4,
+            w: 2,
+            r: 2,
+            sloppy_quorum: false,
+            ..fast(id, seeds.clone())
+        };
+        let node = start_configured(config).await;
+        seeds.push(node.rpc_addr().to_owned());
+        nodes.push(Some(node));
+    }
+    let live: Vec<&Node> = nodes.iter().flatten().collect();
+    all_see(&live, 4).await;
+    // Replicas span both datacenters.
+    let list = live[0].handle().preference_list(b"k");
+    assert!(
+        list.iter().any(|id| id.starts_with("east"))
+            && list.iter().any(|id| id.starts_with("west")),
+        "{list:?}"
+    );
+    let east2 = nodes[1].take().expect("east2");
+    east2.shutdown().await;
+    let live: Vec<&Node> = nodes.iter().flatten().collect();
+    all_see(&live, 3).await;
+    let coordinator = live[0].handle();
+    // Quorum: the coordinator and a west node make W=2.
+    coordinator.put(b"k", "v".into(), None, RequestOptions::default()).await.expect("quorum write");
+    drop(live);
+    let node = nodes[0].take().expect("east1");
+    node.shutdown().await;
+    // The same cluster with LOCAL_QUORUM: east has only the coordinator left, so W=2 fails.
+    let mut east = fast("east3", seeds[2..].to_vec());
+    east.datacenter = Some("east".into());
+    east.n = 4;
+    east.sloppy_quorum = false;
+    east.consistency = Consistency::LocalQuorum;
+    let local = start_configured(east).await;
+    let live: Vec<&Node> = nodes.iter().flatten().chain(std::iter::once(&local)).collect();
+    wait_until(|| {
+        live.iter().all(|n| {
+            n.status().members.iter().any(|m| m.info.id == "east3" && m.state == Liveness::Alive)
+        })
+    })
+    .await;
+    // A member first heard of through gossip counts as alive until its silence shows.
+    wait_until(|| {
+        local
+            .status()
+            .members
+            .iter()
+            .filter(|m| m.info.id.starts_with("east") && m.info.id != "east3")
+            .all(|m| m.state != Liveness::Alive)
+    })
+    .await;
+    // A key east3 replicates, so the local count is east3 alone.
+    let key = (0..1000)
+        .map(|i| format!("key{i}"))
+        .find(|k| local.handle().preference_list(k.as_bytes()).contains(&"east3".to_owned()))
+        .expect("a key on east3");
+    let refused =
+        local.handle().put(key.as_bytes(), "w".into(), None, RequestOptions::default()).await;
+    assert!(
+        matches!(refused, Err(blueprint_dynamo::DynamoError::Unavailable { .. })),
+        "{refused:?}"
+    );
+    let one = local
+        .handle()
+        .put(key.as_bytes(), "w".into(), None, RequestOptions { r: None, w: Some(1) })
+        .await;
+    assert!(one.is_ok(), "W=1 local: {one:?}");
+}
+
+#[tokio::test]
+async fn a_leaving_node_streams_its_keys_to_their_new_replicas() {
+    use blueprint_dynamo::RequestOptions;
+    let first = start_configured(fast("a", Vec::new())).await;
+    let seed = vec![first.rpc_addr().to_owned()];
+    let others = [
+        start_configured(fast("b", seed.clone())).await,
+        start_configured(fast("c", seed.clone())).await,
+        start_configured(fast("d", seed)).await,
+    ];
+    let all: Vec<&Node> = std::iter::once(&first).chain(others.iter()).collect();
+    all_see(&all, 4).await;
+    let handle = first.handle();
+    let keys: Vec<String> = (0..60).map(|i| format!("key{i}")).collect();
+    for key in &keys {
+        handle
+            .put(key.as_bytes(), "v".into(), None, RequestOptions { r: None, w: Some(3) })
+            .await
+            .expect("put");
+    }
+    let leaving = &others[2];
+    let held_by_d = leaving.handle().local_objects().expect("objects").len();
+    assert!(held_by_d > 0);
+    let moved = leaving.leave().await.expect("leave");
+    assert!(moved > 0, "no key moved");
+    wait_until(|| all[..3].iter().all(|n| n.status().ring.len() == 3)).await;
+    // Every key is now on each of its three new replicas, without any anti-entropy run.
+    for key in &keys {
+        let replicas = handle.preference_list(key.as_bytes());
+        assert!(!replicas.contains(&"d".to_owned()));
+        for id in replicas {
+            let node = all.iter().find(|n| n.handle().node_id() == id).expect("member");
+            let objects = node.handle().local_objects().expect("objects");
+            assert!(
+                objects.iter().any(|(k, _)| k.as_ref() == key.as_bytes()),
+                "{key} missing on {id}"
+            );
+        }
+    }
+}
