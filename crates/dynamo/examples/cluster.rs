@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use blueprint_dynamo::{ClusterConfig, LsmStorage, Node, SystemClock, TokioNetwork, serve_resp};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let nodes: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(3);

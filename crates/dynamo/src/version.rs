@@ -284,7 +284,7 @@ impl Object {
 
     /// The next dot `actor` should mint for this key, given the client's `context`.
     pub fn next_dot(&self, actor: &Actor, context: &Context) -> Dot {
-        let local = self.context().counter(actor);
+        let local = self.counter_of(actor);
         Dot { actor: actor.clone(), counter: local.max(context.counter(actor)) + 1 }
     }
 
@@ -331,21 +331,44 @@ impl Object {
         }
     }
 
+    /// True when this object has seen `dot` (`self.context().covers(dot)` without
+    /// building the context: merges run on every replica write).
+    pub fn has_seen(&self, dot: &Dot) -> bool {
+        self.siblings.iter().any(|s| {
+            (s.dot.actor == dot.actor && s.dot.counter >= dot.counter) || s.context.covers(dot)
+        })
+    }
+
+    /// The largest counter of `actor` this object has seen (0 if none).
+    fn counter_of(&self, actor: &Actor) -> u64 {
+        self.siblings
+            .iter()
+            .map(|s| {
+                let own = if &s.dot.actor == actor { s.dot.counter } else { 0 };
+                own.max(s.context.counter(actor))
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
     fn merge_siblings(&mut self, other: &Object) {
-        // Everything each side has seen; a dot seen but no longer held was superseded.
-        let mine = self.context();
-        let theirs = other.context();
+        if self == other {
+            return;
+        }
+        // A dot one side has seen but no longer holds was superseded there.
+        let mine = &*self;
+        let theirs = other;
         let mut kept: Vec<Sibling> = Vec::with_capacity(self.siblings.len() + other.siblings.len());
         for sibling in &self.siblings {
             // Dropped when the other side has seen it and no longer holds it.
             let held_there = other.siblings.iter().any(|s| s.dot == sibling.dot);
-            if held_there || !theirs.covers(&sibling.dot) {
+            if held_there || !theirs.has_seen(&sibling.dot) {
                 kept.push(sibling.clone());
             }
         }
         for sibling in &other.siblings {
             let held_here = self.siblings.iter().any(|s| s.dot == sibling.dot);
-            if !held_here && !mine.covers(&sibling.dot) {
+            if !held_here && !mine.has_seen(&sibling.dot) {
                 kept.push(sibling.clone());
             }
         }
@@ -622,6 +645,19 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn has_seen_agrees_with_the_built_context(steps in proptest::collection::vec(step(), 0..24)) {
+            let r = objects_from(&steps);
+            for object in &r {
+                let context = object.context();
+                for other in &r {
+                    for sibling in other.siblings() {
+                        prop_assert_eq!(object.has_seen(&sibling.dot), context.covers(&sibling.dot));
+                    }
+                }
+            }
+        }
+
         #[test]
         fn merge_is_commutative_associative_and_idempotent(steps in proptest::collection::vec(step(), 0..24)) {
             let r = objects_from(&steps);
