@@ -351,9 +351,16 @@ impl Node {
         Ok(moved)
     }
 
-    /// Stops the background tasks and marks a clean shutdown.
+    /// Stops the background tasks (waiting for them) and marks a clean shutdown. Tasks
+    /// serving open connections and in-flight replica calls end on their own shortly
+    /// after; until they have, the storage stays open.
     pub async fn shutdown(mut self) {
+        let tasks: Vec<JoinHandle<()>> = self.tasks.drain(..).collect();
         self.stop_tasks();
+        for task in tasks {
+            task.abort();
+            let _ = task.await;
+        }
         if let Err(error) = self.inner.storage.put(META_CLEAN, b"1") {
             tracing::warn!(%error, "clean-shutdown marker not written");
         }
