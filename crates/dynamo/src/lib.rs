@@ -126,5 +126,5 @@ pub use http::http_router;
 pub use net::{Network, TokioNetwork};
 pub use node::{ClusterStatus, Node, NodeHandle, Versioned};
 pub use resp::serve_resp;
-pub use storage::{LsmStorage, MemStorage, Storage};
+pub use storage::{Durability, LsmStorage, MemStorage, Storage};
 pub use version::Mode;

@@ -137,6 +137,8 @@ struct Inner {
     last_anti_entropy: Mutex<Option<AntiEntropyReport>>,
     anti_entropy_running: tokio::sync::Mutex<()>,
     batchers: Mutex<HashMap<String, mpsc::Sender<BatchJob>>>,
+    /// Where the next hint replay round starts (`None`: from the first hint).
+    hint_cursor: Mutex<Option<Vec<u8>>>,
     stop: watch::Sender<bool>,
 }
 
@@ -305,6 +307,7 @@ impl Node {
             last_anti_entropy: Mutex::new(None),
             anti_entropy_running: tokio::sync::Mutex::new(()),
             batchers: Mutex::new(HashMap::new()),
+            hint_cursor: Mutex::new(None),
             stop,
         });
         tracing::info!(node = %inner.me, epoch, incarnation, rpc = %rpc_addr, "dynamo node started");
@@ -1188,7 +1191,13 @@ impl Inner {
     // ---- hinted handoff ----
 
     async fn replay_hints(self: &Arc<Self>) -> Result<usize, DynamoError> {
-        let hints = self.storage.scan(&[HINT], None, HINTS_PER_ROUND)?;
+        // Rounds walk the hints page by page, so hints for a node that stays down cannot
+        // starve the hints behind them.
+        let cursor = self.hint_cursor.lock().take();
+        let hints = self.storage.scan(&[HINT], cursor.as_deref(), HINTS_PER_ROUND)?;
+        if hints.len() == HINTS_PER_ROUND {
+            *self.hint_cursor.lock() = hints.last().map(|(key, _)| key.clone());
+        }
         let pause =
             Duration::from_secs_f64(1.0 / f64::from(self.config.hint_replay_ops_per_second.max(1)));
         let mut replayed = 0;

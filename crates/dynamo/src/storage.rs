@@ -15,6 +15,9 @@ use parking_lot::Mutex;
 
 use crate::error::StorageError;
 
+/// The engine's durability levels, for [`LsmStorage::open`].
+pub use blueprint_lsm::Durability;
+
 /// Entries returned by a scan, in key order.
 pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
 
