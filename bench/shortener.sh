@@ -4,11 +4,17 @@
 # another (taskset), then measure
 #   1. Zipf-distributed redirects (s = 1) over the loaded codes, keep-alive: GET /{code};
 #   2. shortening: POST /api/v1/data/shorten of unique URLs (rate limits switched off).
-# Prints the load rate, the time from start to serving, requests/s with p50/p99, the
-# server's RSS, and checks that every redirect answered 301 and every shorten 201.
+#   3. the same redirects against nginx answering 301 from a `map` of the same codes
+#      (Debian nginx, one worker, same core, same wrk), in alternating rounds with ours.
+# nginx matches map strings ignoring case and base62 codes differ by case, so the map and
+# the request stream of both servers keep one code per case-insensitive spelling.
+# Prints the load rate, the time from start to serving, requests/s with p50/p99 (medians
+# of the rounds), the ratio to nginx, the servers' RSS, and checks that every redirect
+# answered 301 and every shorten 201.
 # Usage: bench/shortener.sh [links] [seconds] [connections]   (defaults: 1000000 10 64)
 #        RECORD_CLICKS=false bench/shortener.sh ...   measures redirects without analytics.
-# Needs wrk (Debian package `wrk`), python3, and a release build (this script builds it).
+# Needs wrk and nginx (Debian packages `wrk`, `nginx`), python3, and a release build
+# (this script builds it). ROUNDS (default 3) sets the alternating rounds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/blueprint/target}"
@@ -19,6 +25,8 @@ CONNECTIONS="${3:-64}"
 SAMPLES=200000
 BIN="$CARGO_TARGET_DIR/release/blueprint"
 command -v wrk >/dev/null || { echo "error: wrk is missing (apt-get install wrk)" >&2; exit 1; }
+command -v nginx >/dev/null || { echo "error: nginx is missing (apt-get install nginx)" >&2; exit 1; }
+ROUNDS="${ROUNDS:-3}"
 # SKIP_BUILD=1 measures the binary already built (e.g. while the tree does not compile).
 [ "${SKIP_BUILD:-}" = 1 ] || cargo build --quiet --release -p blueprint
 
@@ -29,8 +37,10 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 PORT="$(free_port)"
 DATA="$(mktemp -d)"
 PID=""
+NGINX_PID=""
 cleanup() {
     if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
+    if [ -n "$NGINX_PID" ]; then kill "$NGINX_PID" 2>/dev/null || true; wait "$NGINX_PID" 2>/dev/null || true; fi
     rm -rf "$DATA"
 }
 trap cleanup EXIT
@@ -46,27 +56,29 @@ END=$(date +%s.%N)
 printf 'load: %.1f s, %.0f links/s; database %s\n' "$(echo "$END - $START" | bc -l)" \
     "$(echo "$LINKS / ($END - $START)" | bc -l)" "$(du -sh "$DATA" | cut -f1)"
 
-# Zipf(s=1) ranks by inverse CDF, P(rank <= k) ~ ln k / ln N, so rank = floor(N^u); the
-# sampled ranks are read from the codes file in one pass.
-python3 - "$DATA/codes.txt" "$LINKS" "$SAMPLES" "$DATA/paths.txt" <<'EOF'
-import random, sys
-codes_path, n, samples, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+# The nginx map: every stored link, one code per case-insensitive spelling (nginx's map
+# matches strings ignoring case). Zipf(s=1) ranks over those codes by inverse CDF,
+# P(rank <= k) ~ ln k / ln N, so rank = floor(N^u); both servers get the same requests.
+python3 - "$DATA/blueprint.db" "$SAMPLES" "$DATA/paths.txt" "$DATA/map.conf" <<'EOF'
+import random, sqlite3, sys
+db, samples, out, map_out = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+seen, codes = set(), []
+with open(map_out, "w") as m:
+    for code, url in sqlite3.connect(db).execute("SELECT code, long_url FROM shortener_links"):
+        if code.lower() in seen:
+            continue
+        seen.add(code.lower())
+        codes.append(code)
+        m.write(f'/{code} "{url}";\n')
+n = len(codes)
+random.Random(2).shuffle(codes)  # rank -> code, not in insertion order
 rng = random.Random(1)
 ranks = [min(n, int(n ** rng.random())) for _ in range(samples)]
-wanted = sorted(set(ranks))
-code_of, i = {}, 0
-with open(codes_path) as f:
-    for line_no, line in enumerate(f, 1):
-        if i < len(wanted) and line_no == wanted[i]:
-            code_of[line_no] = line.strip()
-            i += 1
-            if i == len(wanted):
-                break
 with open(out, "w") as f:
     for rank in ranks:
-        f.write("/" + code_of[rank] + "\n")
+        f.write("/" + codes[rank - 1] + "\n")
 top = sum(1 for r in ranks if r <= 100) / samples
-print(f"zipf: {samples} requests over {len(wanted)} distinct codes; top 100 codes get {top:.0%}")
+print(f"zipf: {samples} requests over {len(set(ranks))} distinct codes of {n} case-distinct ones; top 100 codes get {top:.0%}")
 EOF
 
 cat > "$DATA/redirects.lua" <<EOF
@@ -99,23 +111,80 @@ curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null || { cat "$DATA/server.log" 
 rss() { awk '/VmRSS/ {printf "%.0f MiB", $2 / 1024}' "/proc/$PID/status"; }
 printf 'start to serving: %.2f s; RSS %s\n' "$(echo "$SERVING - $STARTED" | bc -l)" "$(rss)"
 
-run() { # title script
-    local title=$1 script=$2 out
-    out="$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency \
-        -s "$script" "http://127.0.0.1:$PORT")"
-    # wrk counts statuses >= 400 as "Non-2xx or 3xx responses": there must be none.
-    if echo "$out" | grep -q 'Non-2xx'; then echo "error: $title: error answers" >&2; echo "$out" >&2; exit 1; fi
-    local rps p50 p99
-    rps="$(echo "$out" | awk '/Requests\/sec/ {print $2}')"
-    p50="$(echo "$out" | awk '$1 == "50%" {print $2}')"
-    p99="$(echo "$out" | awk '$1 == "99%" {print $2}')"
-    printf '%-10s %12.0f req/s   p50 %8s   p99 %8s   RSS %s\n' "$title" "$rps" "$p50" "$p99" "$(rss)"
+NGINX_PORT="$(free_port)"
+mkdir -p "$DATA/nginx"
+cat > "$DATA/nginx/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $DATA/nginx/nginx.pid;
+error_log $DATA/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    map_hash_max_size $(( LINKS * 2 > 65536 ? LINKS * 2 : 65536 ));
+    map_hash_bucket_size 128;
+    map \$uri \$target {
+        default "";
+        include $DATA/map.conf;
+    }
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        keepalive_requests 100000000;
+        location / {
+            if (\$target = "") { return 404; }
+            return 301 \$target;
+        }
+    }
 }
-echo "wrk -t1 -c$CONNECTIONS -d${SECONDS_PER_RUN}s, server on cpu $SERVER_CPU, wrk on cpu $CLIENT_CPU, record_clicks=$BLUEPRINT_SHORTENER__RECORD_CLICKS"
-# Warm the cache (about one pass over the sampled paths), then measure the steady state.
-taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" -s "$DATA/redirects.lua" "http://127.0.0.1:$PORT" >/dev/null
-run redirects "$DATA/redirects.lua"
-run shorten "$DATA/shorten.lua"
+EOF
+NGINX_STARTED=$(date +%s.%N)
+taskset -c "$SERVER_CPU" nginx -c "$DATA/nginx/nginx.conf" -e "$DATA/nginx/error.log" &
+NGINX_PID=$!
+for _ in $(seq 12000); do
+    curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/" 2>/dev/null && break
+    kill -0 "$NGINX_PID" 2>/dev/null || break
+    sleep 0.05
+done
+curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/" || { cat "$DATA/nginx/error.log" >&2; exit 1; }
+printf 'nginx: a map of %s codes loaded in %.1f s\n' "$(wc -l < "$DATA/map.conf")" \
+    "$(echo "$(date +%s.%N) - $NGINX_STARTED" | bc -l)"
+
+measure() { # port script -> "rps p50 p99"
+    local out
+    out="$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency \
+        -s "$2" "http://127.0.0.1:$1")"
+    # wrk counts statuses >= 400 as "Non-2xx or 3xx responses": there must be none.
+    if echo "$out" | grep -q 'Non-2xx'; then echo "error: port $1: error answers" >&2; echo "$out" >&2; exit 1; fi
+    echo "$out" | awk '/Requests\/sec/ {rps = $2} $1 == "50%" {p50 = $2} $1 == "99%" {p99 = $2} END {print rps, p50, p99}'
+}
+# wrk prints 812.00us, 1.20ms or 1.02s: in ms.
+to_ms() { sed -E 's/([0-9.]+)us$/\1 0.001/; s/([0-9.]+)ms$/\1 1/; s/([0-9.]+)s$/\1 1000/' | awk '{printf "%.2f\n", $1 * $2}'; }
+median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+echo "wrk -t1 -c$CONNECTIONS -d${SECONDS_PER_RUN}s, servers on cpu $SERVER_CPU, wrk on cpu $CLIENT_CPU, record_clicks=$BLUEPRINT_SHORTENER__RECORD_CLICKS, $ROUNDS alternating rounds"
+# Warm both (about one pass over the sampled paths), then measure the steady state.
+measure "$PORT" "$DATA/redirects.lua" >/dev/null
+measure "$NGINX_PORT" "$DATA/redirects.lua" >/dev/null
+: > "$DATA/ours.txt"
+: > "$DATA/nginx.txt"
+for round in $(seq "$ROUNDS"); do
+    ours="$(measure "$PORT" "$DATA/redirects.lua")"
+    theirs="$(measure "$NGINX_PORT" "$DATA/redirects.lua")"
+    echo "$ours" >> "$DATA/ours.txt"
+    echo "$theirs" >> "$DATA/nginx.txt"
+    # shellcheck disable=SC2086 # word splitting of "rps p50 p99" is the point
+    printf 'round %s: ours %s req/s (p50 %s, p99 %s); nginx %s req/s (p50 %s, p99 %s)\n' "$round" $ours $theirs
+done
+OURS_RPS="$(cut -d' ' -f1 "$DATA/ours.txt" | median)"
+NGINX_RPS="$(cut -d' ' -f1 "$DATA/nginx.txt" | median)"
+NGINX_WORKER="$(pgrep -P "$NGINX_PID" | head -1)"
+printf '%-10s %10.0f req/s   p99 %s ms (median)   RSS %s\n' redirects "$OURS_RPS" \
+    "$(cut -d' ' -f3 "$DATA/ours.txt" | to_ms | median)" "$(rss)"
+printf '%-10s %10.0f req/s   p99 %s ms (median)   RSS %s\n' nginx "$NGINX_RPS" \
+    "$(cut -d' ' -f3 "$DATA/nginx.txt" | to_ms | median)" \
+    "$(awk '/VmRSS/ {printf "%.0f MiB", $2 / 1024}' "/proc/$NGINX_WORKER/status" 2>/dev/null)"
+printf 'redirects ours / nginx: %.2fx (medians of %s rounds)\n' "$(echo "$OURS_RPS / $NGINX_RPS" | bc -l)" "$ROUNDS"
+read -r SHORTEN_RPS SHORTEN_P50 SHORTEN_P99 <<< "$(measure "$PORT" "$DATA/shorten.lua")"
+printf '%-10s %10.0f req/s   p50 %8s   p99 %8s   RSS %s\n' shorten "$SHORTEN_RPS" "$SHORTEN_P50" "$SHORTEN_P99" "$(rss)"
 # wrk does not tell 301 from 200: spot-check that sampled codes answer 301.
 BAD=0
 while read -r path; do

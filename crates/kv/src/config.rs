@@ -57,6 +57,11 @@ pub struct KvConfig {
     pub durability: DurabilitySetting,
     /// Directory under the server's data dir holding the engine's files.
     pub data_subdir: String,
+    /// `[kv.cluster]`: one node of the Dynamo-style cluster, for `blueprint kv cluster
+    /// node` (the fields are `blueprint_dynamo::ClusterConfig`'s; the binary checks them
+    /// at startup). Kept opaque here: this crate is the single-node server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<serde_json::Value>,
 }
 
 impl Default for KvConfig {
@@ -68,6 +73,7 @@ impl Default for KvConfig {
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
             durability: DurabilitySetting::Everysec,
             data_subdir: "kv".to_owned(),
+            cluster: None,
         }
     }
 }

@@ -14,6 +14,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::Router;
 use axum::routing::get;
+use blueprint_dynamo::ClusterConfig;
 use blueprint_kv::cli::KvCommand;
 use blueprint_kv::http::{HttpState, KvApi, router};
 use blueprint_kv::{CONSOLE_HTML, KvConfig, Store};
@@ -26,6 +27,7 @@ use futures::future::BoxFuture;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use utoipa::OpenApi as _;
 
+use super::kv_cluster::{self, ClusterTop};
 use super::{boxed, catalog_entry};
 
 /// The config section's name.
@@ -44,6 +46,14 @@ impl System for Kv {
     }
 
     fn effective_config(&self, config: &LoadedConfig) -> Result<toml::Value, ConfigError> {
+        let kv: KvConfig = config.section(SECTION)?;
+        if let Some(cluster) = kv.cluster {
+            let cluster: ClusterConfig = serde_json::from_value(cluster)
+                .map_err(|error| ConfigError::Invalid(format!("[kv.cluster]: {error}")))?;
+            cluster
+                .validate()
+                .map_err(|error| ConfigError::Invalid(format!("[kv.cluster]: {error}")))?;
+        }
         section_toml::<KvConfig>(config, SECTION)
     }
 
@@ -91,7 +101,7 @@ impl System for Kv {
     }
 
     fn command(&self) -> clap::Command {
-        KvCommand::augment_subcommands(clap::Command::new(SECTION))
+        ClusterTop::augment_subcommands(KvCommand::augment_subcommands(clap::Command::new(SECTION)))
     }
 
     fn run_command<'a>(
@@ -100,6 +110,11 @@ impl System for Kv {
         config: &'a LoadedConfig,
     ) -> BoxFuture<'a, Result<(), BoxError>> {
         Box::pin(async move {
+            if matches.subcommand_name() == Some("cluster") {
+                let ClusterTop::Cluster(command) =
+                    ClusterTop::from_arg_matches(matches).map_err(boxed)?;
+                return kv_cluster::run(command, config).await.map_err(boxed);
+            }
             let command = KvCommand::from_arg_matches(matches).map_err(boxed)?;
             let kv: KvConfig = config.section(SECTION)?;
             let default_url = format!("redis://{}", SocketAddr::new(kv.resp_host, kv.resp_port));

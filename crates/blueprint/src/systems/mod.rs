@@ -12,6 +12,7 @@ pub mod estimate;
 pub mod hashring;
 pub mod ids;
 pub mod kv;
+pub mod kv_cluster;
 pub mod ratelimit;
 pub mod shortener;
 

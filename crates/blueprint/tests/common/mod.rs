@@ -39,3 +39,82 @@ pub fn wait_for(port: u16, path: &str, within: Duration) -> reqwest::blocking::R
         }
     }
 }
+
+/// A `blueprint kv cluster up` process and its nodes' addresses.
+pub struct LocalCluster {
+    pub child: std::process::Child,
+    /// Per node: (id, RESP address, HTTP base URL).
+    pub nodes: Vec<(String, String, String)>,
+    _data: tempfile::TempDir,
+}
+
+impl LocalCluster {
+    /// Start `nodes` nodes on ephemeral ports and wait for the "ready" line.
+    pub fn start(nodes: usize) -> LocalCluster {
+        use std::io::BufRead as _;
+        let data = tempfile::tempdir().unwrap();
+        let mut child = Command::new(BIN)
+            .args(["kv", "cluster", "up", "--nodes", &nodes.to_string()])
+            .args(["--resp-port", "0", "--rpc-port", "0", "--http-port", "0", "--data-dir"])
+            .arg(data.path())
+            .current_dir(data.path())
+            .env_remove("BLUEPRINT_CONFIG")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut found = Vec::new();
+        for line in stdout.lines() {
+            let line = line.unwrap();
+            if line.starts_with("ready") {
+                break;
+            }
+            // "node1 resp=127.0.0.1:P rpc=127.0.0.1:Q http=http://127.0.0.1:R/kv/"
+            let mut words = line.split_whitespace();
+            let id = words.next().unwrap().to_owned();
+            let field = |words: &mut std::str::SplitWhitespace<'_>, name: &str| {
+                words.next().unwrap().strip_prefix(name).unwrap().to_owned()
+            };
+            let resp = field(&mut words, "resp=");
+            let _rpc = field(&mut words, "rpc=");
+            let http = field(&mut words, "http=").trim_end_matches("/kv/").to_owned();
+            found.push((id, resp, http));
+        }
+        assert_eq!(found.len(), nodes, "every node printed its addresses");
+        LocalCluster { child, nodes: found, _data: data }
+    }
+
+    /// Wait until every node sees every member alive (gossip has spread).
+    pub fn wait_converged(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        for (_, _, http) in &self.nodes {
+            loop {
+                let status: serde_json::Value =
+                    reqwest::blocking::get(format!("{http}/api/v1/kv-cluster/status"))
+                        .unwrap()
+                        .json()
+                        .unwrap();
+                let alive = status["members"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|member| member["state"] == "alive")
+                    .count();
+                if alive == self.nodes.len() {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "membership did not converge: {status}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
