@@ -499,7 +499,6 @@ struct Outcome {
     non_linearizable: usize,
     diverged_keys: usize,
     max_siblings: usize,
-    #[expect(dead_code, reason = "read through Debug in assertion messages")]
     writes_failed: u64,
     #[expect(dead_code, reason = "read through Debug in assertion messages")]
     faults: Vec<String>,
@@ -915,4 +914,33 @@ fn the_linearizability_checker_accepts_and_refuses_known_histories() {
     assert!(linearizable(&[op(0, u64::MAX, Write(1)), op(2, 3, Read(vec![1]))]));
     // Siblings are not a register value.
     assert!(!linearizable(&[op(0, 1, Write(1)), op(2, 3, Read(vec![1, 2]))]));
+}
+
+#[test]
+fn strict_quorum_set_loses_no_acknowledged_add_and_refuses_writes_it_cannot_place() {
+    let mut refused = 0;
+    for seed in seeds() {
+        let scenario = Scenario {
+            mode: Mode::Siblings,
+            workload: Workload::Set,
+            sloppy: false,
+            crash: true,
+            join: false,
+            delays_only: false,
+            write_back: true,
+        };
+        let outcome = run(seed, scenario);
+        println!("seed {seed}: {outcome:?}");
+        assert!(outcome.acked > 20, "seed {seed}: too few acknowledged adds: {outcome:?}");
+        assert_eq!(outcome.lost, 0, "DYNAMO_SIM_SEED={seed}: lost acknowledged adds: {outcome:?}");
+        assert_eq!(outcome.unexpected, 0, "DYNAMO_SIM_SEED={seed}: {outcome:?}");
+        assert_eq!(
+            outcome.diverged_keys, 0,
+            "DYNAMO_SIM_SEED={seed}: replicas diverged: {outcome:?}"
+        );
+        refused += outcome.writes_failed;
+    }
+    // Without fallbacks, partitions leave some writes without W primaries: refused, not
+    // acknowledged.
+    assert!(refused > 0, "strict mode should refuse some writes during partitions");
 }
