@@ -22,7 +22,7 @@ use crate::clock::WallClock;
 use crate::codec::{Reader, Writer};
 use crate::config::{ClusterConfig, Consistency, RequestOptions};
 use crate::error::DynamoError;
-use crate::membership::{MemberInfo, MemberView, Membership, Timeouts};
+use crate::membership::{Liveness, MemberInfo, MemberView, Membership, Timeouts};
 use crate::merkle::{LEAVES, MerkleTree, bucket_of};
 use crate::net::Network;
 use crate::placement::{self, Plan};
@@ -1206,6 +1206,16 @@ impl Inner {
                 self.storage.delete(&raw)?;
                 continue;
             };
+            let gone = matches!(
+                self.membership.lock().liveness(&target, self.now_ms()),
+                None | Some(Liveness::Left)
+            );
+            if gone {
+                // The target left the ring: the copy is now a stray, and the stray handoff
+                // delivers it to the key's current primaries.
+                self.storage.delete(&raw)?;
+                continue;
+            }
             if !self.healthy(&target) {
                 continue;
             }

@@ -410,3 +410,20 @@ async fn a_leaving_node_streams_its_keys_to_their_new_replicas() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_sibling_cap_drops_the_oldest_and_is_counted_in_the_status() {
+    use blueprint_dynamo::RequestOptions;
+    let config = ClusterConfig { n: 1, r: 1, w: 1, max_siblings: 2, ..fast("solo", Vec::new()) };
+    let node = start_configured(config).await;
+    let handle = node.handle();
+    for value in ["a", "b", "c", "d"] {
+        handle
+            .put(b"k", value.into(), Some(""), RequestOptions::default())
+            .await
+            .expect("blind write");
+    }
+    let read = handle.get(b"k", RequestOptions::default()).await.expect("get");
+    assert_eq!(read.values, vec![bytes::Bytes::from("c"), bytes::Bytes::from("d")]);
+    assert_eq!(node.status().sibling_cap_hits, 2);
+}
