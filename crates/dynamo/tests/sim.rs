@@ -651,7 +651,13 @@ fn run(seed: u64, scenario: Scenario) -> Outcome {
         if now >= WORKLOAD_END_MS + 1_000 {
             control.repair_phase.store(true, Ordering::Relaxed);
         }
-        if now >= CHECK_AT_MS {
+        // Registers are checked from the history alone: no repair phase needed.
+        let check_at = if scenario.workload == Workload::Registers {
+            WORKLOAD_END_MS + 500
+        } else {
+            CHECK_AT_MS
+        };
+        if now >= check_at {
             break;
         }
         match sim.step() {
