@@ -67,6 +67,9 @@ pub struct ClusterConfig {
     pub suspect_after_ms: u64,
     /// Silence after which a member is dead.
     pub dead_after_ms: u64,
+    /// Use a phi-accrual failure detector for suspicion with this threshold (8 is
+    /// Cassandra's default) instead of `suspect_after_ms`; unset by default.
+    pub phi_suspect_threshold: Option<f64>,
     /// Timeout of one node-to-node call.
     pub rpc_timeout_ms: u64,
     /// How often hints are checked for replay.
@@ -109,6 +112,7 @@ impl Default for ClusterConfig {
             gossip_fanout: 3,
             suspect_after_ms: 1_000,
             dead_after_ms: 5_000,
+            phi_suspect_threshold: None,
             rpc_timeout_ms: 1_000,
             hint_interval_ms: 500,
             hint_replay_ops_per_second: 1_000,

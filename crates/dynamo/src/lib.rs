@@ -57,8 +57,9 @@
 //!   `sloppy_quorum = false`, R+W>N and `read_write_back = true`, a key written by one
 //!   client at a time is a linearizable register (tests/sim.rs checks both this and that
 //!   it fails without the write-back).
-//! - Membership: gossip with timeouts (suspect, then dead), not phi-accrual; only joining
-//!   and leaving change the ring.
+//! - Membership: gossip; a member is suspect after a timeout or, with
+//!   `phi_suspect_threshold`, by phi-accrual, and dead after a longer timeout; only
+//!   joining and leaving change the ring.
 //!
 //! # Measured
 //!

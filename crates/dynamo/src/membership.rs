@@ -101,6 +101,37 @@ pub struct Timeouts {
     pub suspect_after_ms: u64,
     /// Silence after which a member is dead.
     pub dead_after_ms: u64,
+    /// When set, a member is suspect once the phi-accrual suspicion level of its silence
+    /// exceeds this (8 is Cassandra's default), instead of after `suspect_after_ms`;
+    /// death stays a plain timeout.
+    pub phi_suspect: Option<f64>,
+}
+
+/// Heartbeat inter-arrival times kept per member for phi-accrual.
+const PHI_WINDOW: usize = 64;
+/// Samples needed before phi is trusted; before that the timeouts decide.
+const PHI_MIN_SAMPLES: usize = 4;
+
+/// Phi-accrual (Hayashibara et al.): how unlikely a silence of `silent_ms` is, as
+/// `-log10(P(interval > silent))`, with intervals modelled as normal with the observed
+/// mean and deviation (Akka's logistic approximation of the normal tail).
+pub fn phi(silent_ms: u64, intervals_ms: &[u64]) -> f64 {
+    if intervals_ms.is_empty() {
+        return 0.0;
+    }
+    let count = intervals_ms.len() as f64;
+    let mean = intervals_ms.iter().sum::<u64>() as f64 / count;
+    let variance = intervals_ms.iter().map(|&i| (i as f64 - mean).powi(2)).sum::<f64>() / count;
+    // A floor on the deviation: perfectly regular heartbeats must not make one late
+    // message look impossible.
+    let deviation = variance.sqrt().max(mean / 4.0).max(1.0);
+    let y = (silent_ms as f64 - mean) / deviation;
+    let e = (-y * (1.5976 + 0.070566 * y * y)).exp();
+    if silent_ms as f64 > mean {
+        -(e / (1.0 + e)).log10()
+    } else {
+        -(1.0 - 1.0 / (1.0 + e)).log10()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -108,6 +139,22 @@ struct Entry {
     info: MemberInfo,
     /// When this node last saw the member's version grow.
     last_heard_ms: u64,
+    /// Recent gaps between those moments, oldest first (at most [`PHI_WINDOW`]).
+    intervals_ms: std::collections::VecDeque<u64>,
+}
+
+impl Entry {
+    fn new(info: MemberInfo, now_ms: u64) -> Entry {
+        Entry { info, last_heard_ms: now_ms, intervals_ms: std::collections::VecDeque::new() }
+    }
+
+    fn heard(&mut self, now_ms: u64) {
+        if self.intervals_ms.len() == PHI_WINDOW {
+            self.intervals_ms.pop_front();
+        }
+        self.intervals_ms.push_back(now_ms.saturating_sub(self.last_heard_ms));
+        self.last_heard_ms = now_ms;
+    }
 }
 
 /// The membership table of one node.
@@ -135,7 +182,7 @@ impl Membership {
     pub fn new(me: MemberInfo, now_ms: u64, timeouts: Timeouts) -> Membership {
         let id = me.id.clone();
         let mut entries = BTreeMap::new();
-        entries.insert(id.clone(), Entry { info: me, last_heard_ms: now_ms });
+        entries.insert(id.clone(), Entry::new(me, now_ms));
         Membership { me: id, entries, timeouts }
     }
 
@@ -183,15 +230,12 @@ impl Membership {
                         || entry.info.capacity != info.capacity
                         || entry.info.datacenter != info.datacenter;
                     entry.info = info.clone();
-                    entry.last_heard_ms = now_ms;
+                    entry.heard(now_ms);
                 }
                 Some(_) => {}
                 None if room => {
                     ring_changed |= !info.left;
-                    self.entries.insert(
-                        info.id.clone(),
-                        Entry { info: info.clone(), last_heard_ms: now_ms },
-                    );
+                    self.entries.insert(info.id.clone(), Entry::new(info.clone(), now_ms));
                 }
                 None => {}
             }
@@ -209,9 +253,17 @@ impl Membership {
             return Some(Liveness::Alive);
         }
         let silent = now_ms.saturating_sub(entry.last_heard_ms);
+        let suspect = match self.timeouts.phi_suspect {
+            Some(threshold) if entry.intervals_ms.len() >= PHI_MIN_SAMPLES => {
+                let (front, back) = entry.intervals_ms.as_slices();
+                let samples: Vec<u64> = front.iter().chain(back).copied().collect();
+                phi(silent, &samples) > threshold
+            }
+            _ => silent >= self.timeouts.suspect_after_ms,
+        };
         Some(if silent >= self.timeouts.dead_after_ms {
             Liveness::Dead
-        } else if silent >= self.timeouts.suspect_after_ms {
+        } else if suspect {
             Liveness::Suspect
         } else {
             Liveness::Alive
@@ -276,7 +328,33 @@ mod tests {
     use rand::SeedableRng;
     use rand::rngs::StdRng;
 
-    const TIMEOUTS: Timeouts = Timeouts { suspect_after_ms: 1000, dead_after_ms: 3000 };
+    const TIMEOUTS: Timeouts =
+        Timeouts { suspect_after_ms: 1000, dead_after_ms: 3000, phi_suspect: None };
+
+    #[test]
+    fn phi_grows_with_silence_and_is_small_for_a_usual_gap() {
+        let regular = [100, 110, 90, 100, 105, 95];
+        assert!(phi(100, &regular) < 1.0);
+        assert!(phi(200, &regular) > phi(150, &regular));
+        assert!(phi(400, &regular) > 8.0);
+        assert_eq!(phi(1_000, &[]), 0.0);
+    }
+
+    #[test]
+    fn with_phi_a_member_with_fast_heartbeats_is_suspected_before_the_timeout() {
+        let timeouts =
+            Timeouts { suspect_after_ms: 10_000, dead_after_ms: 20_000, phi_suspect: Some(8.0) };
+        let mut table = Membership::new(info("a"), 0, timeouts);
+        let mut b = info("b");
+        for beat in 0..10u64 {
+            b.heartbeat = beat;
+            table.merge(&[b.clone()], beat * 100);
+        }
+        // Last heard at 900 ms, beats every 100 ms.
+        assert_eq!(table.liveness("b", 1_000), Some(Liveness::Alive));
+        assert_eq!(table.liveness("b", 1_600), Some(Liveness::Suspect));
+        assert_eq!(table.liveness("b", 21_000), Some(Liveness::Dead));
+    }
 
     fn info(id: &str) -> MemberInfo {
         MemberInfo {

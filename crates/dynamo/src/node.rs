@@ -276,6 +276,7 @@ impl Node {
         let timeouts = Timeouts {
             suspect_after_ms: config.suspect_after_ms,
             dead_after_ms: config.dead_after_ms.max(config.suspect_after_ms),
+            phi_suspect: config.phi_suspect_threshold,
         };
         let me = MemberInfo {
             id: config.node_id.clone(),

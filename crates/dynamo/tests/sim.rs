@@ -193,6 +193,8 @@ struct Scenario {
     delays_only: bool,
     /// Reads write back what they return to a quorum (ABD) before returning.
     write_back: bool,
+    /// Suspicion by phi-accrual (threshold 8) instead of the plain timeout.
+    phi: bool,
 }
 
 fn node_name(i: usize) -> String {
@@ -212,6 +214,7 @@ fn config_for(i: usize, scenario: Scenario) -> ClusterConfig {
         versioning: scenario.mode,
         sloppy_quorum: scenario.sloppy,
         read_write_back: scenario.write_back,
+        phi_suspect_threshold: scenario.phi.then_some(8.0),
         gossip_interval_ms: 100,
         suspect_after_ms: 600,
         dead_after_ms: 2_000,
@@ -796,6 +799,7 @@ fn sibling_mode_loses_no_acknowledged_add_and_replicas_converge() {
             join: seed % 2 == 0,
             delays_only: false,
             write_back: false,
+            phi: true,
         };
         let outcome = run(seed, scenario);
         println!("seed {seed}: {outcome:?}");
@@ -825,6 +829,7 @@ fn lww_mode_loses_acknowledged_adds_the_negative_control() {
             join: false,
             delays_only: false,
             write_back: false,
+            phi: false,
         };
         let outcome = run(seed, scenario);
         println!("seed {seed}: {outcome:?}");
@@ -845,6 +850,7 @@ fn acknowledged_deletes_never_resurrect_after_tombstones_are_purged() {
             join: false,
             delays_only: false,
             write_back: false,
+            phi: true,
         };
         let outcome = run(seed, scenario);
         println!("seed {seed}: {outcome:?}");
@@ -871,6 +877,7 @@ fn strict_quorum_registers_are_linearizable_under_message_delays() {
             join: false,
             delays_only: true,
             write_back: true,
+            phi: false,
         };
         let outcome = run(seed, scenario);
         println!("seed {seed}: {outcome:?}");
@@ -894,6 +901,7 @@ fn plain_quorum_reads_without_write_back_are_not_linearizable() {
             join: false,
             delays_only: true,
             write_back: false,
+            phi: false,
         };
         let outcome = run(seed, scenario);
         println!("seed {seed}: {outcome:?}");
@@ -934,6 +942,7 @@ fn strict_quorum_set_loses_no_acknowledged_add_and_refuses_writes_it_cannot_plac
             join: false,
             delays_only: false,
             write_back: true,
+            phi: false,
         };
         let outcome = run(seed, scenario);
         println!("seed {seed}: {outcome:?}");
