@@ -454,12 +454,6 @@ impl NodeHandle {
         self.inner.config.n
     }
 
-    /// The Merkle root over every key this node holds as a primary, and the largest
-    /// sibling count among them: what convergence checks compare across replicas.
-    pub fn local_digest(&self) -> Result<(u64, usize), DynamoError> {
-        self.inner.local_digest()
-    }
-
     /// Every key and object this node stores, for checkers (bounded by storage size).
     pub fn local_objects(&self) -> Result<Vec<(Bytes, Object)>, DynamoError> {
         let mut out = Vec::new();
@@ -665,19 +659,6 @@ impl Inner {
                 return Ok(());
             }
         }
-    }
-
-    fn local_digest(&self) -> Result<(u64, usize), DynamoError> {
-        let ring = self.ring();
-        let mut items = Vec::new();
-        let mut max_siblings = 0;
-        self.for_each_local(|key, _, object| {
-            if placement::is_primary(&ring, key, self.config.n, &self.me) {
-                items.push((ring.hash_key(key), object.digest()));
-                max_siblings = max_siblings.max(object.siblings().len());
-            }
-        })?;
-        Ok((MerkleTree::build(items).root(), max_siblings))
     }
 
     // ---- coordinator ----
