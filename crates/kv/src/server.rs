@@ -132,12 +132,22 @@ fn buffered_commands(
     (commands, None)
 }
 
-/// Runs a batch on the blocking pool; the session travels with it and comes back.
+/// Runs a batch: on this task when no command of it waits for an `fsync` (durability
+/// `everysec` or `no`: the engine's work is a WAL `write` into the page cache and memtable
+/// or cache lookups, microseconds), on the blocking pool when it may (`always`). The hop
+/// to the pool and back was the largest cost of a pipelined `SET` (a quarter of the
+/// server's CPU in the scheduler's task switches, perf). Inline, a stalled engine (the
+/// write throttle while compaction lags, a full memtable waiting for its flush) stalls
+/// this worker's other connections too: every writer waits for it either way.
 async fn apply_batch(
     store: &Arc<Store>,
     commands: Vec<Command>,
-    session: Session,
+    mut session: Session,
 ) -> (Vec<Frame>, Session) {
+    if store.durability() != blueprint_lsm::Durability::Always {
+        let replies = crate::cmd::apply_all(commands, store, &mut session);
+        return (replies, session);
+    }
     let count = commands.len();
     let store = Arc::clone(store);
     let kept = session.clone();
