@@ -55,8 +55,8 @@
 //! - A write acknowledged by W replicas survives any fault short of losing all of them;
 //!   a failed write may still surface later (Dynamo's semantics). With
 //!   `sloppy_quorum = false`, R+W>N and `read_write_back = true`, a key written by one
-//!   client at a time is a linearizable register (tests/sim.rs checks both this and that
-//!   it fails without the write-back).
+//!   client at a time is a linearizable register (tests/sim.rs checks this under message
+//!   delays, and that R=1 reads fail the same check).
 //! - Membership: gossip; a member is suspect after a timeout or, with
 //!   `phi_suspect_threshold`, by phi-accrual, and dead after a longer timeout; only
 //!   joining and leaving change the ring.
@@ -66,17 +66,18 @@
 //! `bench/dynamo-redis.sh` (redis-benchmark `-t set,get -n 200000 -P 16 -c 32` against
 //! one node of a three-node cluster, N=3 W=2 R=2, LSM with `everysec`, all three nodes in
 //! one process on one tokio thread, vs Redis on the same shared 2-core VM, release build,
-//! 2026-12-02, load ≈ 2):
+//! 2026-12-02, load ≈ 2–3; single runs vary by ±30 % here):
 //!
-//! | keys                  | GET ours / Redis          | SET ours / Redis          |
-//! |-----------------------|---------------------------|---------------------------|
-//! | one key (the default) | 706 714 / 1 574 803 (0.45)| 602 410 / 1 290 323 (0.47)|
-//! | `-r 1000000`          | 66 335 / 469 484 (0.14)   | 54 274 / 480 769 (0.11)   |
+//! | keys                  | GET ours / Redis        | SET ours / Redis        |
+//! |-----------------------|-------------------------|-------------------------|
+//! | one key (the default) | 417 537 / 593 472 (0.70)| 398 406 / 615 385 (0.65)|
+//! | `-r 1000000`          | 68 120 / 433 839 (0.16) | 65 638 / 478 469 (0.14) |
 //!
 //! The one-key figure owes much to pipelines: consecutive `SET`s (or `GET`s) of one key
-//! run once. Spread keys pay three engine writes and two replica round trips per `SET`;
-//! a profile shows the engine's memtable lookups (the merge reads before it writes) and
-//! allocation as the largest costs. Spread keys are below the 0.25× goal.
+//! run once. Spread keys pay three engine writes and two replica round trips per `SET`
+//! (batched per peer); a profile shows the engine's memtable lookups (a replica merge
+//! reads before it writes) and allocation as the largest costs. Spread keys are below
+//! the 0.25× goal.
 //!
 //! # Example
 //!

@@ -464,7 +464,7 @@ impl NodeHandle {
     }
 }
 
-type Reply = (String, bool, Option<Result<Option<Object>, DynamoError>>);
+type ReadAnswer = (String, bool, Option<Result<Option<Object>, DynamoError>>);
 
 impl Inner {
     fn now_ms(&self) -> u64 {
@@ -719,20 +719,14 @@ impl Inner {
         let others: Vec<_> = plan.targets.iter().filter(|t| t.node != self.me).cloned().collect();
         let (sender, mut receiver) = mpsc::channel::<bool>(others.len().max(1));
         for target in others {
-            let inner = Arc::clone(self);
-            let sender = sender.clone();
             let request = Request::Put {
                 key: key.clone(),
                 object: object.clone(),
                 hint_for: target.hint_for.clone(),
             };
-            tokio::spawn(async move {
-                let ok = inner
-                    .call_batched(&target.node, request)
-                    .await
-                    .is_ok_and(|r| r == Response::Ack);
-                let _ = sender.send(ok && inner.counts(&target.node)).await;
-            });
+            // The batcher reports the ack straight into `receiver`: no task per replica.
+            let reply = Reply::Ack { counts: self.counts(&target.node), done: sender.clone() };
+            let _ = self.batcher_for(&target.node).send((request, reply)).await;
         }
         drop(sender);
         while acks < w {
@@ -797,7 +791,7 @@ impl Inner {
             return Err(DynamoError::Unavailable { op: "read", required: r, available });
         }
         let key = Bytes::copy_from_slice(key);
-        let (sender, mut receiver) = mpsc::channel::<Reply>(plan.targets.len().max(1));
+        let (sender, mut receiver) = mpsc::channel::<ReadAnswer>(plan.targets.len().max(1));
         for target in &plan.targets {
             let inner = Arc::clone(self);
             let sender = sender.clone();
@@ -901,7 +895,7 @@ impl Inner {
         key: Bytes,
         mut merged: Object,
         mut answers: Vec<(String, bool, Option<Object>)>,
-        mut receiver: mpsc::Receiver<Reply>,
+        mut receiver: mpsc::Receiver<ReadAnswer>,
     ) {
         while let Some((node, counts, outcome)) = receiver.recv().await {
             if let Some(Ok(object)) = outcome {
@@ -959,23 +953,26 @@ impl Inner {
         request: Request,
     ) -> Result<Response, DynamoError> {
         let unavailable = DynamoError::Unavailable { op: "call", required: 1, available: 0 };
-        let queue = {
-            let mut batchers = self.batchers.lock();
-            match batchers.get(node) {
-                Some(queue) if !queue.is_closed() => queue.clone(),
-                _ => {
-                    let (queue, jobs) = mpsc::channel(BATCH_QUEUE);
-                    tokio::spawn(batch_loop(Arc::clone(self), node.to_owned(), jobs));
-                    batchers.insert(node.to_owned(), queue.clone());
-                    queue
-                }
-            }
-        };
+        let queue = self.batcher_for(node);
         let (done, answer) = oneshot::channel();
-        queue.send((request, done)).await.map_err(|_| unavailable.clone())?;
+        queue.send((request, Reply::Response(done))).await.map_err(|_| unavailable.clone())?;
         match tokio::time::timeout(self.timeout() * 2, answer).await {
             Ok(Ok(response)) => Ok(response),
             _ => Err(unavailable),
+        }
+    }
+
+    /// The queue of `node`'s batcher, started on first use.
+    fn batcher_for(self: &Arc<Self>, node: &str) -> mpsc::Sender<BatchJob> {
+        let mut batchers = self.batchers.lock();
+        match batchers.get(node) {
+            Some(queue) if !queue.is_closed() => queue.clone(),
+            _ => {
+                let (queue, jobs) = mpsc::channel(BATCH_QUEUE);
+                tokio::spawn(batch_loop(Arc::clone(self), node.to_owned(), jobs));
+                batchers.insert(node.to_owned(), queue.clone());
+                queue
+            }
         }
     }
 
@@ -1469,7 +1466,37 @@ impl Inner {
     }
 }
 
-type BatchJob = (Request, oneshot::Sender<Response>);
+/// Where a batched request's answer goes.
+enum Reply {
+    /// To a caller awaiting the response.
+    Response(oneshot::Sender<Response>),
+    /// To a coordinator counting write acknowledgements: `true` when the replica
+    /// acknowledged and its acknowledgement `counts` toward the quorum.
+    Ack {
+        /// Whether this replica's ack counts (local quorum).
+        counts: bool,
+        /// The coordinator's ack channel (sized for every replica, so never full).
+        done: mpsc::Sender<bool>,
+    },
+}
+
+impl Reply {
+    fn answer(self, response: Option<Response>) {
+        match self {
+            Reply::Response(waiter) => {
+                if let Some(response) = response {
+                    let _ = waiter.send(response);
+                }
+            }
+            Reply::Ack { counts, done } => {
+                let ok = response.is_some_and(|r| r == Response::Ack);
+                let _ = done.try_send(ok && counts);
+            }
+        }
+    }
+}
+
+type BatchJob = (Request, Reply);
 
 /// Requests queued per peer before callers wait.
 const BATCH_QUEUE: usize = 4096;
@@ -1493,8 +1520,7 @@ async fn batch_loop(inner: Arc<Inner>, node: String, mut jobs: mpsc::Receiver<Ba
         let inner = Arc::clone(&inner);
         let node = node.clone();
         tokio::spawn(async move {
-            let (requests, waiters): (Vec<Request>, Vec<oneshot::Sender<Response>>) =
-                batch.into_iter().unzip();
+            let (requests, waiters): (Vec<Request>, Vec<Reply>) = batch.into_iter().unzip();
             let request = if requests.len() == 1 {
                 requests.into_iter().next().unwrap_or(Request::Batch(Vec::new()))
             } else {
@@ -1503,15 +1529,19 @@ async fn batch_loop(inner: Arc<Inner>, node: String, mut jobs: mpsc::Receiver<Ba
             match inner.call_node(&node, request).await {
                 Ok(Response::Batch(responses)) if responses.len() == waiters.len() => {
                     for (waiter, response) in waiters.into_iter().zip(responses) {
-                        let _ = waiter.send(response);
+                        waiter.answer(Some(response));
                     }
                 }
                 Ok(response) if waiters.len() == 1 => {
                     for waiter in waiters {
-                        let _ = waiter.send(response.clone());
+                        waiter.answer(Some(response.clone()));
                     }
                 }
-                _ => {}
+                _ => {
+                    for waiter in waiters {
+                        waiter.answer(None);
+                    }
+                }
             }
             drop(permit);
         });

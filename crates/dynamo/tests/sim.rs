@@ -13,7 +13,7 @@
 //! sibling counts stay under the cap; (3) an acknowledged delete never comes back, with
 //! tombstones purged during the run; (4) in strict mode (R+W>N, no sloppy quorum, reads
 //! writing back) single-writer registers are linearizable (a Wing–Gong search), and
-//! without the write-back they are not (the checker's negative control).
+//! with R=1 they are not (the checker's negative control).
 //!
 //! Seeds: `DYNAMO_SIM_SEEDS` (how many, default 3 per test), or `DYNAMO_SIM_SEED=<n>` to
 //! replay exactly one. A failing seed is printed in the assertion message.
@@ -209,7 +209,8 @@ fn config_for(i: usize, scenario: Scenario) -> ClusterConfig {
         seeds: (0..NODES).filter(|&j| j != i).map(|j| format!("{}:7000", node_name(j))).collect(),
         vnodes: 32,
         n: 3,
-        r: 2,
+        // The register negative control reads one replica (R+W = N): stale reads follow.
+        r: if scenario.workload == Workload::Registers && !scenario.write_back { 1 } else { 2 },
         w: 2,
         versioning: scenario.mode,
         sloppy_quorum: scenario.sloppy,
@@ -517,6 +518,11 @@ fn run(seed: u64, scenario: Scenario) -> Outcome {
         .tcp_capacity(4096)
         .build();
     let mut rng = StdRng::seed_from_u64(seed);
+    if scenario.workload == Workload::Registers {
+        // Wide latency spread from the start: replicas learn of a write at very different
+        // times, the window in which quorum reads can disagree.
+        sim.set_max_message_latency(Duration::from_millis(60));
+    }
     let control = Arc::new(Control {
         workload_on: AtomicBool::new(false),
         repair_phase: AtomicBool::new(false),
@@ -642,7 +648,9 @@ fn run(seed: u64, scenario: Scenario) -> Outcome {
         if now >= FAULTS_END_MS && next_fault_ms != u64::MAX {
             next_fault_ms = u64::MAX;
             heal(&mut sim, &names);
-            sim.set_max_message_latency(Duration::from_millis(8));
+            if scenario.workload != Workload::Registers {
+                sim.set_max_message_latency(Duration::from_millis(8));
+            }
             if let Some(down) = crashed.take() {
                 sim.bounce(names[down].as_str());
             }
@@ -886,13 +894,15 @@ fn strict_quorum_registers_are_linearizable_under_message_delays() {
     }
 }
 
-/// The negative control for the register checker: without the write-back, a quorum read
-/// can return a value that a later quorum read no longer sees (while the write is still
-/// in flight). A fixed seed list, so the control does not depend on `DYNAMO_SIM_SEEDS`.
+/// The negative control for the register checker: with R=1, W=2 (R+W = N) and no
+/// write-back, a read can miss a completed write, and the checker must say so. (Quorum
+/// reads without the write-back can also invert "new then old", but only inside a
+/// write's short window, too rarely to make a stable control.) A fixed seed list, so the
+/// control does not depend on `DYNAMO_SIM_SEEDS`.
 #[test]
-fn plain_quorum_reads_without_write_back_are_not_linearizable() {
+fn weak_quorum_reads_are_not_linearizable() {
     let mut violations = 0;
-    for seed in 1..=4 {
+    for seed in 1..=3 {
         let scenario = Scenario {
             mode: Mode::Siblings,
             workload: Workload::Registers,
@@ -907,7 +917,7 @@ fn plain_quorum_reads_without_write_back_are_not_linearizable() {
         println!("seed {seed}: {outcome:?}");
         violations += outcome.non_linearizable;
     }
-    assert!(violations > 0, "quorum reads without write-back should show a new-then-old inversion");
+    assert!(violations > 0, "R=1 reads should show stale reads");
 }
 
 #[test]
