@@ -728,3 +728,38 @@ fn the_cli_shortens_loads_and_prints_stats() {
     let missing = common::blueprint(&["shortener", "stats", "nothere1"], dir.path());
     assert!(!missing.status.success());
 }
+
+#[tokio::test]
+async fn redirects_keep_flowing_while_a_batch_of_clicks_waits_for_the_database() {
+    // SQLite only: another connection holds the write lock, so writing the batch waits.
+    let app =
+        app(&Backends::default(), json!({"click_queue_len": 4, "click_flush_ms": 3_600_000})).await;
+    let code = shorten_ok(&app, json!({"longUrl": "https://example.com/busy"})).await["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(visit(&app, &code).await.0, 301);
+    let blueprint_platform::sql::Sql::Sqlite(pool) = &app.platform.sql else {
+        panic!("the default backend is SQLite")
+    };
+    let mut holder = pool.acquire().await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *holder).await.unwrap();
+    // A stats request flushes: its batch (one click) now waits for the lock.
+    let stats_url = app.url(&format!("/api/v1/links/{code}/stats"));
+    let client = app.client.clone();
+    let stats = tokio::spawn(async move { client.get(stats_url).send().await.unwrap() });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Far more clicks than the queue holds: each must be served while that write waits.
+    for _ in 0..40 {
+        let visited = tokio::time::timeout(std::time::Duration::from_secs(2), visit(&app, &code));
+        assert_eq!(visited.await.expect("a redirect waited for the click writer").0, 301);
+    }
+    sqlx::query("COMMIT").execute(&mut *holder).await.unwrap();
+    drop(holder);
+    assert_eq!(stats.await.unwrap().status(), 200);
+    assert_eq!(
+        app.get_json(&format!("/api/v1/links/{code}/stats")).await.1["link"]["clicks"],
+        41,
+        "every click written once the lock is gone"
+    );
+}
