@@ -97,7 +97,9 @@ impl LinkView {
     pub fn from_cache_bytes(bytes: &[u8]) -> Option<LinkView> {
         let (&version, rest) = bytes.split_first()?;
         let (&flags, rest) = rest.split_first()?;
-        if version != CACHE_FORMAT_V1 || flags & !(FLAG_TEMPORARY | FLAG_LIMITED | FLAG_DISABLED | FLAG_EXPIRES) != 0 {
+        if version != CACHE_FORMAT_V1
+            || flags & !(FLAG_TEMPORARY | FLAG_LIMITED | FLAG_DISABLED | FLAG_EXPIRES) != 0
+        {
             return None;
         }
         let (expires_at_ms, url) = if flags & FLAG_EXPIRES != 0 {
@@ -112,7 +114,11 @@ impl LinkView {
         }
         Some(LinkView {
             long_url: long_url.to_owned(),
-            redirect: if flags & FLAG_TEMPORARY != 0 { Redirect::Temporary } else { Redirect::Permanent },
+            redirect: if flags & FLAG_TEMPORARY != 0 {
+                Redirect::Temporary
+            } else {
+                Redirect::Permanent
+            },
             expires_at_ms,
             limited: flags & FLAG_LIMITED != 0,
             disabled: flags & FLAG_DISABLED != 0,

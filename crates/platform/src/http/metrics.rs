@@ -108,12 +108,8 @@ fn record(route: &str, method: Method, status: StatusCode, elapsed: Duration) {
     // address cannot inherit another route's series. Only once the recorder is
     // installed: handles taken before would be no-ops for good.
     let cacheable = HANDLE.get().is_some() && method_name.is_some();
-    let key: SeriesKey = (
-        route.as_ptr() as usize,
-        route.len(),
-        method_name.unwrap_or(""),
-        status.as_u16(),
-    );
+    let key: SeriesKey =
+        (route.as_ptr() as usize, route.len(), method_name.unwrap_or(""), status.as_u16());
     if cacheable {
         let series = SERIES.get_or_init(Default::default);
         let known = series.read().unwrap_or_else(std::sync::PoisonError::into_inner);

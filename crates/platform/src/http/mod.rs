@@ -27,7 +27,9 @@ use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 pub use error::{ApiError, ApiJson, ErrorBody, ErrorDetail};
@@ -310,7 +312,10 @@ mod tests {
 
     #[test]
     fn request_ids_are_uuid_shaped_and_distinct() {
-        assert_eq!(&uuid_shaped(0x0123_4567_89ab_cdef_0011_2233_4455_6677), b"01234567-89ab-cdef-0011-223344556677");
+        assert_eq!(
+            &uuid_shaped(0x0123_4567_89ab_cdef_0011_2233_4455_6677),
+            b"01234567-89ab-cdef-0011-223344556677"
+        );
         let request = Request::builder().body(()).unwrap();
         let mut make = ProcessRequestIds;
         let first = make.make_request_id(&request).unwrap();
