@@ -246,6 +246,20 @@ fn decode_set(values: &[Bytes]) -> BTreeSet<String> {
         .collect()
 }
 
+/// A workload's pace: waits a random time from `pause_ms` and until the workload is on;
+/// false once the repair phase has begun (the workload then stops).
+async fn next_op(control: &Control, rng: &mut StdRng, pause_ms: std::ops::Range<u64>) -> bool {
+    loop {
+        if control.repair_phase.load(Ordering::Relaxed) {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(rng.random_range(pause_ms.clone()))).await;
+        if control.workload_on.load(Ordering::Relaxed) {
+            return true;
+        }
+    }
+}
+
 async fn set_workload(
     handle: NodeHandle,
     control: Arc<Control>,
@@ -254,11 +268,7 @@ async fn set_workload(
 ) {
     let me = handle.node_id().to_owned();
     let mut op = 0u64;
-    while !control.repair_phase.load(Ordering::Relaxed) {
-        tokio::time::sleep(Duration::from_millis(rng.random_range(5..40))).await;
-        if !control.workload_on.load(Ordering::Relaxed) {
-            continue;
-        }
+    while next_op(&control, &mut rng, 5..40).await {
         op += 1;
         let key = format!("set{}", rng.random_range(0..KEYS));
         let element = format!("{me}.{incarnation}.{op}");
@@ -300,11 +310,7 @@ async fn delete_workload(
 ) {
     let me = handle.node_id().to_owned();
     let mut op = 0u64;
-    while !control.repair_phase.load(Ordering::Relaxed) {
-        tokio::time::sleep(Duration::from_millis(rng.random_range(5..40))).await;
-        if !control.workload_on.load(Ordering::Relaxed) {
-            continue;
-        }
+    while next_op(&control, &mut rng, 5..40).await {
         op += 1;
         // Each key is written once then deleted by the node that wrote it: unique keys,
         // so an acknowledged delete must hold forever.
@@ -349,11 +355,7 @@ async fn register_workload(
     let me = handle.node_id().to_owned();
     let mut value = 0u64;
     let mut generation = 0u64;
-    while !control.repair_phase.load(Ordering::Relaxed) {
-        tokio::time::sleep(Duration::from_millis(rng.random_range(5..30))).await;
-        if !control.workload_on.load(Ordering::Relaxed) {
-            continue;
-        }
+    while next_op(&control, &mut rng, 5..30).await {
         let write = rng.random_range(0..3) == 0;
         // Readers all read n1's registers: concentrated contention on one key at a time.
         let owner = if write { me.clone() } else { node_name(0) };
