@@ -1,7 +1,7 @@
 // Drives the Blueprint console in headless Debian Chromium and checks that it lists every
 // system the server reports, with its state and, for running systems, a link to its page.
 // Usage: node tests/browser/console.mjs http://127.0.0.1:PORT [screenshot.png]
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
 const base = process.argv[2];
 const screenshot = process.argv[3];
@@ -11,10 +11,7 @@ if (!base) {
 }
 
 const expected = await (await fetch(`${base}/api/v1/systems`)).json();
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-});
+const browser = await launchChromium();
 const failures = [];
 try {
   const page = await browser.newPage();

@@ -2,17 +2,14 @@
 // Chromium: the ring lists three nodes whose shares add up to 100%, the members table shows
 // all three alive, and a key written through the page reads back with its context.
 // Usage: node tests/browser/kv_cluster.mjs http://127.0.0.1:PORT
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
 const base = process.argv[2];
 if (!base) {
   console.error("usage: kv_cluster.mjs BASE_URL");
   process.exit(2);
 }
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-});
+const browser = await launchChromium();
 const failures = [];
 try {
   const page = await browser.newPage();

@@ -2,7 +2,7 @@
 // simulator must chart the fixed window letting more than its limit through across a window
 // boundary (figure 4-9), and the hash ring page must move keys only to a node that joins.
 // Usage: node tests/browser/pages.mjs http://127.0.0.1:PORT [screenshot-prefix]
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
 const base = process.argv[2];
 const shots = process.argv[3];
@@ -11,10 +11,7 @@ if (!base) {
   process.exit(2);
 }
 
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-});
+const browser = await launchChromium();
 const failures = [];
 const passed = [];
 

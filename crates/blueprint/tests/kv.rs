@@ -11,7 +11,7 @@ use std::time::Duration;
 
 mod common;
 
-use common::{BIN, free_port, wait_for};
+use common::{BIN, free_port, resp_command, wait_for};
 
 /// How long a started server may take to answer.
 const STARTUP: Duration = Duration::from_secs(20);
@@ -38,17 +38,9 @@ fn serve(data: &Path, ports: &Ports) -> Child {
         .unwrap()
 }
 
-fn command(words: &[&str]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", words.len()).into_bytes();
-    for word in words {
-        out.extend(format!("${}\r\n{word}\r\n", word.len()).into_bytes());
-    }
-    out
-}
-
 /// Sends one command and reads exactly `reply.len()` bytes, which must equal `reply`.
 fn roundtrip(stream: &mut TcpStream, words: &[&str], reply: &[u8]) {
-    stream.write_all(&command(words)).unwrap();
+    stream.write_all(&resp_command(words)).unwrap();
     let mut buffer = vec![0; reply.len()];
     stream.read_exact(&mut buffer).unwrap();
     assert_eq!(String::from_utf8_lossy(&buffer), String::from_utf8_lossy(reply), "{words:?}");

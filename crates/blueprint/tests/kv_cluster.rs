@@ -10,21 +10,13 @@ use std::time::Duration;
 
 mod common;
 
-use common::{BIN, LocalCluster};
+use common::{BIN, LocalCluster, resp_command};
 
 const CONVERGE: Duration = Duration::from_secs(20);
 
-fn command(words: &[&str]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", words.len()).into_bytes();
-    for word in words {
-        out.extend(format!("${}\r\n{word}\r\n", word.len()).into_bytes());
-    }
-    out
-}
-
 /// Sends one command and reads one reply line (and a bulk string's payload).
 fn call(stream: &mut TcpStream, words: &[&str]) -> String {
-    stream.write_all(&command(words)).unwrap();
+    stream.write_all(&resp_command(words)).unwrap();
     let mut reply = Vec::new();
     let mut byte = [0u8; 1];
     while !reply.ends_with(b"\r\n") {

@@ -20,16 +20,10 @@ struct Member {
 }
 
 async fn start_node(id: &str, seeds: Vec<String>, storage: Arc<dyn Storage>) -> Member {
+    // `fast`, with anti-entropy on its default schedule.
     let config = ClusterConfig {
-        node_id: id.into(),
-        rpc_listen: "127.0.0.1:0".into(),
-        seeds,
-        gossip_interval_ms: 50,
-        suspect_after_ms: 400,
-        dead_after_ms: 1_000,
-        rpc_timeout_ms: 500,
-        vnodes: 64,
-        ..ClusterConfig::default()
+        anti_entropy_interval_ms: ClusterConfig::default().anti_entropy_interval_ms,
+        ..fast(id, seeds)
     };
     let node = Node::start(config, storage, Arc::new(TokioNetwork), Arc::new(SystemClock), 1)
         .await

@@ -3,7 +3,6 @@
 //! `/api/v1/systems`, `/healthz`, `/readyz`, `/metrics`, `/openapi.json` and auth.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::header;
@@ -122,11 +121,7 @@ impl Platform {
 
     /// Request limits from `[server]`.
     pub fn limits(&self) -> Limits {
-        let server = &self.config.config.server;
-        Limits {
-            body_limit_bytes: server.body_limit_bytes,
-            request_timeout: Duration::from_millis(server.request_timeout_ms),
-        }
+        Limits::from_server(&self.config.config.server)
     }
 }
 

@@ -14,7 +14,6 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::Router;
 use axum::routing::get;
-use blueprint_dynamo::ClusterConfig;
 use blueprint_kv::cli::KvCommand;
 use blueprint_kv::http::{HttpState, KvApi, router};
 use blueprint_kv::{CONSOLE_HTML, KvConfig, Store};
@@ -47,13 +46,7 @@ impl System for Kv {
 
     fn effective_config(&self, config: &LoadedConfig) -> Result<toml::Value, ConfigError> {
         let kv: KvConfig = config.section(SECTION)?;
-        if let Some(cluster) = kv.cluster {
-            let cluster: ClusterConfig = serde_json::from_value(cluster)
-                .map_err(|error| ConfigError::Invalid(format!("[kv.cluster]: {error}")))?;
-            cluster
-                .validate()
-                .map_err(|error| ConfigError::Invalid(format!("[kv.cluster]: {error}")))?;
-        }
+        kv_cluster::section_cluster(&kv).map_err(ConfigError::Invalid)?;
         section_toml::<KvConfig>(config, SECTION)
     }
 
@@ -123,7 +116,8 @@ impl System for Kv {
     }
 }
 
-async fn page() -> impl axum::response::IntoResponse {
+/// The `/kv/` console page (also served by every cluster node, see [`super::kv_cluster`]).
+pub(super) async fn page() -> impl axum::response::IntoResponse {
     ([(axum::http::header::CONTENT_TYPE, html_content_type())], CONSOLE_HTML)
 }
 

@@ -23,9 +23,9 @@ use axum::routing::get;
 use blueprint_dynamo::{
     ClusterConfig, LsmStorage, Node, SystemClock, TokioNetwork, http_router, serve_resp,
 };
-use blueprint_kv::{CONSOLE_HTML, KvConfig};
+use blueprint_kv::KvConfig;
 use blueprint_platform::config::LoadedConfig;
-use blueprint_platform::http::{self, Limits, html_content_type};
+use blueprint_platform::http::{self, Limits};
 use tokio::sync::watch;
 
 /// `blueprint kv cluster ...`.
@@ -111,8 +111,8 @@ pub async fn run(command: ClusterCommand, config: &LoadedConfig) -> anyhow::Resu
             run_nodes(configs, config).await
         }
         ClusterCommand::Node => {
-            let node: ClusterConfig =
-                config.section::<KvClusterSection>("kv").context("reading [kv.cluster]")?.cluster;
+            let kv: KvConfig = config.section("kv").context("reading [kv]")?;
+            let node = section_cluster(&kv).map_err(anyhow::Error::msg)?.unwrap_or_default();
             run_nodes(vec![node], config).await
         }
         ClusterCommand::Status { node, json } => {
@@ -138,11 +138,13 @@ pub async fn run(command: ClusterCommand, config: &LoadedConfig) -> anyhow::Resu
     }
 }
 
-/// Only `[kv.cluster]` of the `[kv]` section.
-#[derive(Debug, Default, serde::Deserialize)]
-struct KvClusterSection {
-    #[serde(default)]
-    cluster: ClusterConfig,
+/// `[kv.cluster]`, parsed and checked; `None` when the section has none.
+pub(super) fn section_cluster(kv: &KvConfig) -> Result<Option<ClusterConfig>, String> {
+    let Some(cluster) = kv.cluster.clone() else { return Ok(None) };
+    let cluster: ClusterConfig =
+        serde_json::from_value(cluster).map_err(|error| format!("[kv.cluster]: {error}"))?;
+    cluster.validate().map_err(|error| format!("[kv.cluster]: {error}"))?;
+    Ok(Some(cluster))
 }
 
 /// One running node and what serves it.
@@ -201,11 +203,8 @@ async fn run_nodes(configs: Vec<ClusterConfig>, loaded: &LoadedConfig) -> anyhow
         let resp_stop = stopped.clone();
         servers.push(tokio::spawn(serve_resp(resp, node.handle(), wait_for(resp_stop))));
         let router = http::apply_layers(
-            http_router(node.handle()).route("/kv/", get(page)),
-            Limits {
-                body_limit_bytes: loaded.config.server.body_limit_bytes,
-                request_timeout: Duration::from_millis(loaded.config.server.request_timeout_ms),
-            },
+            http_router(node.handle()).route("/kv/", get(super::kv::page)),
+            Limits::from_server(&loaded.config.server),
         );
         let web_stop = stopped.clone();
         let grace = Duration::from_millis(loaded.config.server.shutdown_grace_ms);
@@ -230,10 +229,6 @@ async fn run_nodes(configs: Vec<ClusterConfig>, loaded: &LoadedConfig) -> anyhow
 
 async fn wait_for(mut stopped: watch::Receiver<bool>) {
     let _ = stopped.wait_for(|stop| *stop).await;
-}
-
-async fn page() -> impl axum::response::IntoResponse {
-    ([(axum::http::header::CONTENT_TYPE, html_content_type())], CONSOLE_HTML)
 }
 
 /// `status` for a terminal.

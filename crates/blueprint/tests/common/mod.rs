@@ -22,6 +22,15 @@ pub fn blueprint(args: &[&str], dir: &Path) -> Output {
         .unwrap()
 }
 
+/// `words` as a RESP array of bulk strings (a command as clients send it).
+pub fn resp_command(words: &[&str]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", words.len()).into_bytes();
+    for word in words {
+        out.extend(format!("${}\r\n{word}\r\n", word.len()).into_bytes());
+    }
+    out
+}
+
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

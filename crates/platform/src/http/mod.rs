@@ -50,6 +50,16 @@ pub struct Limits {
     pub request_timeout: Duration,
 }
 
+impl Limits {
+    /// The limits `[server]` sets.
+    pub fn from_server(server: &crate::config::ServerConfig) -> Limits {
+        Limits {
+            body_limit_bytes: server.body_limit_bytes,
+            request_timeout: Duration::from_millis(server.request_timeout_ms),
+        }
+    }
+}
+
 /// Wrap a router in the platform's middleware, outermost first: request id, tracing span,
 /// request id echo, panic → 500, compression, JSON errors, body limits; then, per route
 /// (after routing, where the route's template is known), metrics and the timeout
