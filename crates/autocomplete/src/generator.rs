@@ -231,6 +231,14 @@ impl QueryLogGenerator {
 
     /// Writes `lines` log lines (`unix_ms<TAB>query`) with timestamps spread evenly over
     /// `start_ms..start_ms + span_ms`; one line in ten capitalised.
+    ///
+    /// Every distinct query appears at least once when `lines` allows it (`lines >=
+    /// distinct`): a Zipf draw alone leaves most of a long tail unseen (100 M draws over
+    /// 10 M queries show only 7.2 M of them), so a log "over D distinct queries" would not
+    /// hold D. Each line is a coverage line with probability (queries not yet covered) /
+    /// (lines left), which spreads the D coverage lines evenly over the log, in a
+    /// stride order that mixes ranks; the other lines are Zipf draws. A query's count is
+    /// its Zipf draws plus one.
     pub fn write_log(
         &mut self,
         out: &mut impl Write,
@@ -239,11 +247,23 @@ impl QueryLogGenerator {
         span_ms: u64,
     ) -> std::io::Result<()> {
         let mut line = String::with_capacity(256);
+        let distinct = self.queries.len() as u64;
+        let stride = coprime_stride(distinct);
+        let mut covered = 0u64;
         for index in 0..lines {
             let unix_ms = start_ms
                 + (u128::from(index) * u128::from(span_ms) / u128::from(lines.max(1))) as u64;
             let capitalise = self.rng.next_u64().is_multiple_of(10);
-            let query = self.next_query();
+            let uncovered = distinct - covered;
+            let cover = uncovered > 0 && self.rng.next_u64() % (lines - index) < uncovered;
+            let query = if cover {
+                let rank =
+                    (u128::from(covered) * u128::from(stride) % u128::from(distinct)) as usize;
+                covered += 1;
+                &self.queries[rank]
+            } else {
+                draw(&self.queries, &self.cumulative, &mut self.rng)
+            };
             line.clear();
             line.push_str(&unix_ms.to_string());
             line.push('\t');
@@ -259,6 +279,26 @@ impl QueryLogGenerator {
         }
         Ok(())
     }
+}
+
+/// A stride near the golden ratio of `n` and coprime with it, so `i * stride mod n` visits
+/// every index of `0..n` once, ranks far apart one after another.
+fn coprime_stride(n: u64) -> u64 {
+    if n < 2 {
+        return 1;
+    }
+    let gcd = |mut a: u64, mut b: u64| {
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        a
+    };
+    let mut stride = ((n as f64) * 0.618_033_988_75) as u64;
+    stride = stride.max(1);
+    while gcd(stride, n) != 1 {
+        stride += 1;
+    }
+    stride
 }
 
 fn make_query(pool: &Pool, non_ascii: bool, rng: &mut SplitMix64) -> String {
@@ -392,6 +432,37 @@ mod tests {
         // Rank 1 is drawn about ten times as often as rank 10 (1/1 vs 1/10).
         let ratio = f64::from(top_count) / f64::from(tenth_count.max(1));
         assert!((7.0..14.0).contains(&ratio), "ratio {ratio}");
+    }
+
+    #[test]
+    fn every_distinct_query_appears_in_a_log_long_enough_to_hold_them() {
+        let list = WordList::bundled().expect("bundled list parses");
+        let spec = GeneratorSpec { distinct: 3000, ..GeneratorSpec::default() };
+        let mut generator = QueryLogGenerator::new(&list, spec).expect("generated");
+        let wanted: HashSet<String> =
+            generator.queries().iter().map(|query| query.to_lowercase()).collect();
+        // 6000 Zipf draws alone over 3000 queries leave about half of the tail unseen.
+        let mut out = Vec::new();
+        generator.write_log(&mut out, 6000, 0, 1000).expect("written");
+        let text = String::from_utf8(out).expect("utf-8");
+        let seen: HashSet<String> =
+            text.lines().map(|line| line.split_once('\t').expect("tab").1.to_lowercase()).collect();
+        assert_eq!(text.lines().count(), 6000);
+        assert_eq!(seen, wanted);
+        // The head is still drawn by the Zipf law: rank 1 far more often than once.
+        let top = generator.queries()[0].to_lowercase();
+        let top_count =
+            text.lines().filter(|line| line.to_lowercase().ends_with(&format!("\t{top}"))).count();
+        assert!(top_count > 100, "rank 1 appears {top_count} times");
+    }
+
+    #[test]
+    fn coverage_strides_visit_every_rank_once() {
+        for n in [1u64, 2, 3, 10, 97, 1000, 1024] {
+            let stride = coprime_stride(n);
+            let visited: HashSet<u64> = (0..n).map(|i| i * stride % n).collect();
+            assert_eq!(visited.len() as u64, n, "n {n} stride {stride}");
+        }
     }
 
     #[test]
