@@ -388,6 +388,12 @@ impl Store {
         self.db.stats()
     }
 
+    /// The stripe locks of `keys`, held by a test to stall writers of those keys.
+    #[cfg(test)]
+    pub(crate) fn lock_keys(&self, keys: &[&[u8]]) -> Vec<MutexGuard<'_, ()>> {
+        self.lock(keys)
+    }
+
     /// Locks the stripes of `keys` in ascending order (so two multi-key commands cannot
     /// deadlock), each once.
     fn lock(&self, keys: &[&[u8]]) -> Vec<MutexGuard<'_, ()>> {

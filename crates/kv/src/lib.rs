@@ -31,7 +31,9 @@
 //! - [`cursors`]: the `SCAN` cursor table.
 //! - [`connection`]: a framed TCP connection, one write per batch of replies.
 //! - [`server`]: [`run`]`(listener, store, config, shutdown)`: the connection semaphore,
-//!   pipelining, and the hop to the blocking pool.
+//!   pipelining, and where each batch runs.
+//! - [`commit`]: with `always`, the commit thread: one `fsync` for the plain `SET`s of
+//!   every connection that queued meanwhile (group commit).
 //! - [`cmd`]: one file per command: parse the arguments, apply to the store.
 //! - [`db`]: the [`Store`]: the engine plus striped key locks for read-then-write commands.
 //! - [`cli`]: `blueprint kv get|set|del|scan|stats`, RESP clients of a running node.
@@ -100,6 +102,7 @@
 
 pub mod cli;
 pub mod cmd;
+pub mod commit;
 pub mod config;
 pub mod connection;
 pub mod cursors;

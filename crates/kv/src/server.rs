@@ -1,6 +1,7 @@
 //! The RESP server: accept under a connection semaphore, then per connection parse every
-//! command already buffered (a pipeline), run the batch on the blocking pool (the engine
-//! is synchronous), and write the replies in order.
+//! command already buffered (a pipeline), run the batch (on the connection's task, on the
+//! commit thread or on the blocking pool: see `apply_batch`), and write the replies in
+//! order.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
 use crate::cmd::Command;
+use crate::commit::Committer;
 use crate::config::KvConfig;
 use crate::connection::Connection;
 use crate::db::Store;
@@ -35,6 +37,19 @@ pub async fn run(
     let permits = Arc::new(Semaphore::new(max_connections));
     let limits = ParseLimits { max_request_bytes: config.max_request_bytes };
     let (stop_tx, stop_rx) = watch::channel(false);
+    // With `always`, plain `SET`s of all connections share one `fsync` per group.
+    let committer = if store.durability() == blueprint_lsm::Durability::Always {
+        match Committer::start(Arc::clone(&store)) {
+            Ok(committer) => Some(Arc::new(committer)),
+            Err(error) => {
+                // Still correct without it (each batch commits on the blocking pool).
+                tracing::error!(%error, "commit thread not started");
+                None
+            }
+        }
+    } else {
+        None
+    };
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -58,6 +73,7 @@ pub async fn run(
             }
         };
         let store = Arc::clone(&store);
+        let committer = committer.clone();
         let mut stop = stop_rx.clone();
         let counters = store.counters();
         counters.connections_received.fetch_add(1, Ordering::Relaxed);
@@ -65,10 +81,13 @@ pub async fn run(
         let session = Session::new(counters.next_client_id.fetch_add(1, Ordering::Relaxed));
         tokio::spawn(async move {
             let connection = Connection::new(stream, limits);
-            if let Err(error) = serve_connection(connection, &store, session, &mut stop).await {
+            let engine = Engine { store: &store, committer: committer.as_deref() };
+            if let Err(error) = serve_connection(connection, engine, session, &mut stop).await {
                 tracing::debug!(%peer, %error, "connection ended with an error");
             }
             store.counters().connected_clients.fetch_sub(1, Ordering::Relaxed);
+            // Before the permit: once `run` holds every permit, its handle is the last.
+            drop(committer);
             drop(permit);
         });
     }
@@ -76,11 +95,26 @@ pub async fn run(
     let max_permits = u32::try_from(max_connections).unwrap_or(u32::MAX);
     // Every connection holds a permit until it closes: holding all means all are done.
     let _all = permits.acquire_many(max_permits).await;
+    // The last connection is gone, so the queue is empty: joining is immediate, and the
+    // thread's handle on the store is released before `run` returns.
+    if let Some(committer) = committer {
+        let joined = tokio::task::spawn_blocking(move || drop(committer)).await;
+        if joined.is_err() {
+            tracing::error!("stopping the commit thread panicked");
+        }
+    }
+}
+
+/// Where a connection's batches run: the store, and the commit thread with `always`.
+#[derive(Clone, Copy)]
+struct Engine<'a> {
+    store: &'a Arc<Store>,
+    committer: Option<&'a Committer>,
 }
 
 async fn serve_connection(
     mut connection: Connection,
-    store: &Arc<Store>,
+    engine: Engine<'_>,
     mut session: Session,
     stop: &mut watch::Receiver<bool>,
 ) -> std::io::Result<()> {
@@ -95,7 +129,7 @@ async fn serve_connection(
         }
         let quits = commands.iter().any(Command::is_quit);
         let replies;
-        (replies, session) = apply_batch(store, commands, session).await;
+        (replies, session) = apply_batch(engine, commands, session).await;
         connection.write_frames(&replies, session.protocol).await?;
         if quits {
             return Ok(());
@@ -132,25 +166,45 @@ fn buffered_commands(
     (commands, None)
 }
 
-/// Runs a batch: on this task when no command of it waits for an `fsync` (durability
-/// `everysec` or `no`: the engine's work is a WAL `write` into the page cache and memtable
-/// or cache lookups, microseconds), on the blocking pool when it may (`always`). The hop
-/// to the pool and back was the largest cost of a pipelined `SET` (a quarter of the
-/// server's CPU in the scheduler's task switches, perf). Inline, a stalled engine (the
-/// write throttle while compaction lags, a full memtable waiting for its flush) stalls
-/// this worker's other connections too: every writer waits for it either way.
+/// Runs a batch where it costs least:
+///
+/// - on this task when no command of it waits for an `fsync` (durability `everysec` or
+///   `no`, or reads only): the engine's work is a WAL `write` into the page cache and the
+///   memtable, or lookups, microseconds. The hop to the blocking pool and back was the
+///   largest cost of a pipelined `SET` (a quarter of the server's CPU in the scheduler's
+///   task switches, perf). Inline, a stalled engine (the write throttle while compaction
+///   lags, a full memtable waiting for its flush) stalls this worker's other connections
+///   too: every writer waits for it either way.
+/// - on the commit thread with `always` when its writes are plain `SET`s: one `fsync` for
+///   the `SET`s of every connection queued meanwhile ([`crate::commit`]).
+/// - on the blocking pool with `always` otherwise (`INCR`, `SET NX`, `DEL`, …), where the
+///   engine's group commit shares `fsync`s between concurrent batches.
 async fn apply_batch(
-    store: &Arc<Store>,
+    engine: Engine<'_>,
     commands: Vec<Command>,
     mut session: Session,
 ) -> (Vec<Frame>, Session) {
-    if store.durability() != blueprint_lsm::Durability::Always {
+    let store = engine.store;
+    if store.durability() != blueprint_lsm::Durability::Always
+        || !commands.iter().any(Command::writes)
+    {
         let replies = crate::cmd::apply_all(commands, store, &mut session);
         return (replies, session);
     }
     let count = commands.len();
-    let store = Arc::clone(store);
     let kept = session.clone();
+    if let Some(committer) = engine.committer
+        && Committer::takes(&commands)
+    {
+        return match committer.submit(commands, session).await {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                tracing::error!(%error, "a command batch was not committed");
+                (vec![Frame::error("ERR internal error"); count], kept)
+            }
+        };
+    }
+    let store = Arc::clone(store);
     let batch = tokio::task::spawn_blocking(move || {
         let mut session = session;
         let replies = crate::cmd::apply_all(commands, &store, &mut session);

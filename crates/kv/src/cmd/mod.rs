@@ -184,6 +184,36 @@ impl Command {
         matches!(self, Command::Quit)
     }
 
+    /// Whether the command may change the store (so, under `durability = "always"`,
+    /// waits for an `fsync` before its reply).
+    pub fn writes(&self) -> bool {
+        matches!(
+            self,
+            Command::Set(_)
+                | Command::Del(_)
+                | Command::Mset(_)
+                | Command::Incr(_)
+                | Command::Append(_)
+                | Command::Expire(_)
+                | Command::Persist(_)
+                | Command::FlushDb(_)
+        )
+    }
+
+    /// Whether this is a plain `SET key value` that may share an engine batch with
+    /// other plain `SET`s (see [`Set`]'s `plain_pair`).
+    pub fn is_plain_set(&self) -> bool {
+        matches!(self, Command::Set(set) if set.plain_pair().is_some())
+    }
+
+    /// The key and value of a plain `SET`, or the command back.
+    pub(crate) fn into_plain_set(self) -> Result<(Bytes, Bytes), Command> {
+        match self {
+            Command::Set(set) => set.into_plain_pair().map_err(Command::Set),
+            other => Err(other),
+        }
+    }
+
     /// Runs the command for the connection whose state is `session`; blocks on the
     /// engine, so call it off the async workers.
     pub fn apply(self, store: &Store, session: &mut Session) -> Frame {

@@ -73,6 +73,12 @@ impl Set {
         (plain && fits).then_some((self.key.as_ref(), self.value.as_ref()))
     }
 
+    /// [`Set::plain_pair`], owned (the bytes are shared with the request, not copied);
+    /// the command back when it is not plain.
+    pub(crate) fn into_plain_pair(self) -> Result<(Bytes, Bytes), Set> {
+        if self.plain_pair().is_some() { Ok((self.key, self.value)) } else { Err(self) }
+    }
+
     pub(crate) fn apply(self, store: &Store) -> Result<Frame, KvError> {
         let outcome =
             store.set(&self.key, &self.value, self.expiration, self.condition, self.get)?;
