@@ -1,21 +1,37 @@
-//! The Redis store: one Lua script per decision, all matched limits at once.
+//! The Redis store: one Lua script evaluates all matched limits of a decision at once.
 //!
-//! Every decision is one round trip: `EVALSHA` of `redis_script.lua` with one key per
-//! matched limit (the script is loaded once; on `NOSCRIPT`, after a Redis restart or
-//! `SCRIPT FLUSH`, the `redis` crate's `Script` loads it and retries). The script reads,
-//! decides and writes inside Redis's single thread, so concurrent app servers cannot
-//! race between read and write, and it writes nothing unless every enforced limit
-//! admits. Each key gets a TTL equal to the time its state needs to become fresh again,
-//! so idle keys disappear by themselves. Time is Redis's `TIME`, shared by every server.
+//! Every decision is one round trip: `EVALSHA` of `redis_script.lua` (loaded once; on
+//! `NOSCRIPT`, after a Redis restart or `SCRIPT FLUSH`, it is loaded with `SCRIPT LOAD`
+//! and the call retried). The script reads, decides and writes inside Redis's single
+//! thread, so concurrent app servers cannot race between read and write, and it writes
+//! nothing unless every enforced limit admits. Time is Redis's `TIME`, shared by every
+//! server.
 //!
-//! Limits: key names are not hash-tagged, so a request matching several limits needs a
-//! single Redis (or all keys on one Cluster slot); timestamps are microseconds.
+//! **Natural batching.** Each store has one dispatcher task. While an `EVALSHA` is in
+//! flight, the decisions that arrive wait in its queue; when the reply comes, all of
+//! them (up to [`BATCH_DECISIONS_MAX`]) go out as *one* `EVALSHA`, which evaluates them
+//! in arrival order, each seeing the writes of the ones before it, exactly as if they
+//! had been sent one by one. Nothing waits on a timer: an idle store sends a decision
+//! at once, so latency at one client is one round trip; under load, Redis's per-call
+//! cost (parsing, the script's entry, each `redis.call`) is paid once per batch.
+//!
+//! **State and TTLs.** A token or leaking bucket is one string per key, with a TTL until
+//! it is full again; a sliding log one sorted set per key, with a TTL of one window. A
+//! fixed window or a sliding counter keeps one hash per (algorithm, period, window
+//! number) whose fields are the keys' counts, so a batch reads all of a window's counts
+//! with one `HMGET` and writes them with one `HSET`; the hash expires when its window
+//! stops mattering (a fixed window at its end, a sliding counter's one window later).
+//!
+//! Limits: window hashes are named inside the script from `TIME`, so the store needs a
+//! single Redis (not a Cluster); timestamps are microseconds.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
+use parking_lot::Mutex;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::core::{AlgorithmKind, AnyLimiter, Decision, Nanos};
 
@@ -29,8 +45,21 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(200);
 /// Redis costs one fast failure per request instead of one connect per request.
 pub const RECONNECT_BACKOFF: Duration = Duration::from_millis(500);
 
-/// A Redis failure (unreachable, timeout, script error).
-#[derive(Debug, thiserror::Error)]
+/// Most decisions in one `EVALSHA`: bounds the script's run (Redis serves nothing else
+/// meanwhile) and the reply's size.
+pub const BATCH_DECISIONS_MAX: usize = 256;
+
+/// Most limits in one `EVALSHA` (a decision with more goes alone): bounds the
+/// arguments' size.
+pub const BATCH_LIMITS_MAX: usize = 2048;
+
+/// Most decisions waiting for a batch: beyond it callers wait to enqueue, within their
+/// timeout, so a stalled Redis holds a bounded number of requests.
+pub const QUEUE_MAX: usize = 4096;
+
+/// A Redis failure (unreachable, timeout, script error). `Clone`: one failed batch is
+/// every one of its callers' failure.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum RedisStoreError {
     /// The URL could not be parsed.
     #[error("invalid redis url: {source}")]
@@ -56,6 +85,9 @@ pub enum RedisStoreError {
         /// The backoff.
         backoff_ms: u128,
     },
+    /// The dispatcher is gone (its runtime shut down) and could not be restarted.
+    #[error("the redis dispatcher stopped")]
+    Stopped,
     /// The script returned something else than 5 integers per limit.
     #[error("unexpected script reply: {got} values for {limits} limits")]
     Reply {
@@ -77,8 +109,52 @@ pub struct RedisLimit<'a> {
     pub shadow: bool,
 }
 
-/// A connection (made lazily, re-made after failures) and the script.
-pub struct RedisStore {
+/// One decision as the script receives it: owned, so it can wait in the queue.
+#[derive(Debug, Clone)]
+pub struct BatchRequest {
+    limits: Vec<ScriptLimit>,
+    hits: u64,
+}
+
+#[derive(Debug, Clone)]
+struct ScriptLimit {
+    key: String,
+    code: u8,
+    size: u64,
+    period_us: u64,
+    shadow: bool,
+    limit: u64,
+}
+
+impl BatchRequest {
+    /// `hits` against `limits` (all-or-nothing across them).
+    pub fn new(limits: &[RedisLimit<'_>], hits: u64) -> Self {
+        let limits = limits
+            .iter()
+            .map(|l| {
+                let (code, size, period_us) = script_params(l.limiter);
+                ScriptLimit {
+                    key: l.key.to_owned(),
+                    code,
+                    size,
+                    period_us,
+                    shadow: l.shadow,
+                    limit: crate::core::Algorithm::limit(l.limiter),
+                }
+            })
+            .collect();
+        Self { limits, hits }
+    }
+}
+
+/// A queued decision and where its answer goes.
+struct Pending {
+    request: BatchRequest,
+    reply: oneshot::Sender<Result<Vec<Decision>, RedisStoreError>>,
+}
+
+/// What the dispatcher task shares with the store: the connection and the script.
+struct Shared {
     client: redis::Client,
     prefix: String,
     timeout: Duration,
@@ -87,9 +163,16 @@ pub struct RedisStore {
     connecting: tokio::sync::Mutex<Option<std::time::Instant>>,
 }
 
+/// A connection (made lazily, re-made after failures), the script, and the dispatcher
+/// that batches concurrent decisions (started on first use, in the caller's runtime).
+pub struct RedisStore {
+    shared: Arc<Shared>,
+    queue: Mutex<Option<mpsc::Sender<Pending>>>,
+}
+
 impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisStore").field("prefix", &self.prefix).finish()
+        f.debug_struct("RedisStore").field("prefix", &self.shared.prefix).finish()
     }
 }
 
@@ -101,16 +184,147 @@ impl RedisStore {
     /// [`RedisStoreError::Url`] for an unparsable URL.
     pub fn new(url: &str, prefix: &str, timeout: Duration) -> Result<Self, RedisStoreError> {
         let client = redis::Client::open(url).map_err(|source| RedisStoreError::Url { source })?;
-        Ok(Self {
+        let shared = Shared {
             client,
             prefix: prefix.to_owned(),
             timeout,
             script: redis::Script::new(SCRIPT),
             connection: ArcSwapOption::empty(),
             connecting: tokio::sync::Mutex::new(None),
-        })
+        };
+        Ok(Self { shared: Arc::new(shared), queue: Mutex::new(None) })
     }
 
+    /// Round-trips a `PING`, for readiness probes. Connects if needed.
+    ///
+    /// # Errors
+    /// [`RedisStoreError`] when Redis is unreachable or slow.
+    pub async fn ping(&self) -> Result<(), RedisStoreError> {
+        let shared = &self.shared;
+        let mut conn = shared.connection().await?;
+        let ping = redis::cmd("PING");
+        match tokio::time::timeout(shared.timeout, ping.query_async::<String>(&mut conn)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(source)) => Err(RedisStoreError::Redis { source }),
+            Err(_) => Err(RedisStoreError::Timeout { timeout_ms: shared.timeout.as_millis() }),
+        }
+    }
+
+    /// The server this store talks to, as `host:port` (no credentials).
+    pub fn target(&self) -> String {
+        let info = self.shared.client.get_connection_info();
+        format!("redis://{}", info.addr())
+    }
+
+    /// Evaluates `limits` for `hits` in one round trip, batched with the decisions
+    /// that arrive while another batch is in flight. The decisions come back in the
+    /// order of `limits`; `Decision::allowed` is each limit's own verdict (nothing was
+    /// written if any enforced limit denied).
+    ///
+    /// # Errors
+    /// [`RedisStoreError`] when Redis is unreachable, slow or replies oddly.
+    pub async fn check(
+        &self,
+        limits: &[RedisLimit<'_>],
+        hits: u64,
+    ) -> Result<Vec<Decision>, RedisStoreError> {
+        if limits.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = oneshot::channel();
+        let pending = Pending { request: BatchRequest::new(limits, hits), reply };
+        let timeout = self.shared.timeout;
+        let asked = async {
+            let mut pending = pending;
+            // Twice at most: a dispatcher whose runtime ended is replaced once.
+            for _ in 0..2 {
+                match self.queue().send(pending).await {
+                    Ok(()) => return answer.await.unwrap_or(Err(RedisStoreError::Stopped)),
+                    Err(mpsc::error::SendError(back)) => pending = back,
+                }
+            }
+            Err(RedisStoreError::Stopped)
+        };
+        match tokio::time::timeout(timeout, asked).await {
+            Ok(result) => result,
+            Err(_) => Err(RedisStoreError::Timeout { timeout_ms: timeout.as_millis() }),
+        }
+    }
+
+    /// Evaluates `requests` in order as one `EVALSHA`, now (no queue): each request's
+    /// decisions, in the order of its limits. The dispatcher sends its batches with it.
+    ///
+    /// # Errors
+    /// [`RedisStoreError`] when Redis is unreachable, slow or replies oddly.
+    pub async fn check_batch(
+        &self,
+        requests: &[BatchRequest],
+    ) -> Result<Vec<Vec<Decision>>, RedisStoreError> {
+        let refs: Vec<&BatchRequest> = requests.iter().collect();
+        self.shared.evaluate(&refs).await
+    }
+
+    /// The dispatcher's queue, starting the dispatcher if there is none or it stopped.
+    fn queue(&self) -> mpsc::Sender<Pending> {
+        let mut queue = self.queue.lock();
+        if let Some(q) = queue.as_ref().filter(|q| !q.is_closed()) {
+            return q.clone();
+        }
+        let (sender, receiver) = mpsc::channel(QUEUE_MAX);
+        tokio::spawn(dispatch(Arc::clone(&self.shared), receiver));
+        *queue = Some(sender.clone());
+        sender
+    }
+}
+
+/// The dispatcher: sends the first waiting decision at once, and while its `EVALSHA` is
+/// in flight lets the next ones queue; then sends all of those (up to the batch bounds)
+/// as one `EVALSHA`, and so on. One batch in flight per store: that is what makes
+/// batches grow with load and stay at one decision when idle. Ends when the store is
+/// dropped.
+async fn dispatch(shared: Arc<Shared>, mut queue: mpsc::Receiver<Pending>) {
+    let mut carried: Option<Pending> = None;
+    loop {
+        let first = match carried.take() {
+            Some(p) => p,
+            None => match queue.recv().await {
+                Some(p) => p,
+                None => return,
+            },
+        };
+        let mut limits = first.request.limits.len();
+        let mut batch = vec![first];
+        while batch.len() < BATCH_DECISIONS_MAX {
+            let Ok(next) = queue.try_recv() else { break };
+            if next.reply.is_closed() {
+                continue; // its caller gave up (timeout, dropped request)
+            }
+            if limits + next.request.limits.len() > BATCH_LIMITS_MAX {
+                carried = Some(next);
+                break;
+            }
+            limits += next.request.limits.len();
+            batch.push(next);
+        }
+        let requests: Vec<&BatchRequest> = batch.iter().map(|p| &p.request).collect();
+        let result = shared.evaluate(&requests).await;
+        drop(requests);
+        match result {
+            Ok(decisions) => {
+                for (p, d) in batch.into_iter().zip(decisions) {
+                    let _ = p.reply.send(Ok(d));
+                }
+            }
+            Err(error) => {
+                for p in batch {
+                    let _ = p.reply.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+}
+
+impl Shared {
     async fn connection(&self) -> Result<ConnectionManager, RedisStoreError> {
         if let Some(c) = self.connection.load_full() {
             return Ok((*c).clone());
@@ -148,73 +362,86 @@ impl RedisStore {
         }
     }
 
-    /// Round-trips a `PING`, for readiness probes. Connects if needed.
-    ///
-    /// # Errors
-    /// [`RedisStoreError`] when Redis is unreachable or slow.
-    pub async fn ping(&self) -> Result<(), RedisStoreError> {
-        let mut conn = self.connection().await?;
-        let ping = redis::cmd("PING");
-        match tokio::time::timeout(self.timeout, ping.query_async::<String>(&mut conn)).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(source)) => Err(RedisStoreError::Redis { source }),
-            Err(_) => Err(RedisStoreError::Timeout { timeout_ms: self.timeout.as_millis() }),
-        }
-    }
-
-    /// The server this store talks to, as `host:port` (no credentials).
-    pub fn target(&self) -> String {
-        let info = self.client.get_connection_info();
-        format!("redis://{}", info.addr())
-    }
-
-    /// Evaluates `limits` for `hits` in one round trip. The decisions come back in the
-    /// order of `limits`; `Decision::allowed` is each limit's own verdict (nothing was
-    /// written if any enforced limit denied).
-    ///
-    /// # Errors
-    /// [`RedisStoreError`] when Redis is unreachable, slow or replies oddly.
-    pub async fn check(
+    /// One `EVALSHA` for `requests`, loading the script on `NOSCRIPT`.
+    async fn evaluate(
         &self,
-        limits: &[RedisLimit<'_>],
-        hits: u64,
-    ) -> Result<Vec<Decision>, RedisStoreError> {
-        if limits.is_empty() {
-            return Ok(Vec::new());
+        requests: &[&BatchRequest],
+    ) -> Result<Vec<Vec<Decision>>, RedisStoreError> {
+        let total: usize = requests.iter().map(|r| r.limits.len()).sum();
+        if total == 0 {
+            return Ok(requests.iter().map(|_| Vec::new()).collect());
         }
         let mut conn = self.connection().await?;
-        let mut invocation = self.script.prepare_invoke();
-        invocation.arg(hits);
-        for l in limits {
-            let (code, size, period_us) = script_params(l.limiter);
-            invocation.key(format!("{}{}", self.prefix, l.key));
-            invocation.arg(code).arg(size).arg(period_us).arg(u8::from(l.shadow));
+        // Distinct (algorithm, size, period, shadow) go once; each limit names its own
+        // by number, so the script parses 2 values per limit instead of 5.
+        let mut specs: Vec<(u8, u64, u64, bool)> = Vec::new();
+        let mut spec_of: Vec<usize> = Vec::with_capacity(total);
+        for l in requests.iter().flat_map(|r| &r.limits) {
+            let spec = (l.code, l.size, l.period_us, l.shadow);
+            let index = specs.iter().position(|s| *s == spec).unwrap_or_else(|| {
+                specs.push(spec);
+                specs.len() - 1
+            });
+            spec_of.push(index + 1);
+        }
+        let mut call = redis::cmd("EVALSHA");
+        call.arg(self.script.get_hash()).arg(0).arg(&self.prefix).arg(specs.len());
+        for (code, size, period_us, shadow) in &specs {
+            call.arg(*code).arg(*size).arg(*period_us).arg(u8::from(*shadow));
+        }
+        call.arg(requests.len());
+        let mut spec_of = spec_of.into_iter();
+        for r in requests {
+            call.arg(r.hits).arg(r.limits.len());
+            for l in &r.limits {
+                call.arg(spec_of.next().unwrap_or(1)).arg(&l.key);
+            }
         }
         let reply: Vec<i64> =
-            match tokio::time::timeout(self.timeout, invocation.invoke_async(&mut conn)).await {
+            match tokio::time::timeout(self.timeout, self.run(&mut conn, &call)).await {
                 Ok(Ok(v)) => v,
                 Ok(Err(source)) => return Err(RedisStoreError::Redis { source }),
                 Err(_) => {
                     return Err(RedisStoreError::Timeout { timeout_ms: self.timeout.as_millis() });
                 }
             };
-        if reply.len() != limits.len() * 5 {
-            return Err(RedisStoreError::Reply { got: reply.len(), limits: limits.len() });
+        if reply.len() != total * 5 {
+            return Err(RedisStoreError::Reply { got: reply.len(), limits: total });
         }
-        let us =
-            |v: i64| -> Nanos { u64::try_from(v).map_or(Nanos::MAX, |v| v.saturating_mul(1000)) };
-        Ok(limits
+        let mut values = reply.chunks_exact(5);
+        Ok(requests
             .iter()
-            .zip(reply.chunks_exact(5))
-            .map(|(l, r)| Decision {
-                allowed: r[0] != 0,
-                limit: crate::core::Algorithm::limit(l.limiter),
-                remaining: u64::try_from(r[1]).unwrap_or(0),
-                reset_after_ns: us(r[2].max(0)),
-                retry_after_ns: us(r[3]),
-                wait_ns: us(r[4].max(0)),
-            })
+            .map(|r| r.limits.iter().zip(values.by_ref()).map(|(l, v)| decision(l, v)).collect())
             .collect())
+    }
+
+    /// Runs `call` (an `EVALSHA`); on `NOSCRIPT` loads the script and runs it again.
+    async fn run(
+        &self,
+        conn: &mut ConnectionManager,
+        call: &redis::Cmd,
+    ) -> redis::RedisResult<Vec<i64>> {
+        match call.query_async(conn).await {
+            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                let _: String =
+                    redis::cmd("SCRIPT").arg("LOAD").arg(SCRIPT).query_async(conn).await?;
+                call.query_async(conn).await
+            }
+            other => other,
+        }
+    }
+}
+
+/// One limit's 5 reply integers as a [`Decision`].
+fn decision(l: &ScriptLimit, r: &[i64]) -> Decision {
+    let us = |v: i64| -> Nanos { u64::try_from(v).map_or(Nanos::MAX, |v| v.saturating_mul(1000)) };
+    Decision {
+        allowed: r[0] != 0,
+        limit: l.limit,
+        remaining: u64::try_from(r[1]).unwrap_or(0),
+        reset_after_ns: us(r[2].max(0)),
+        retry_after_ns: us(r[3]),
+        wait_ns: us(r[4].max(0)),
     }
 }
 
