@@ -164,11 +164,32 @@ pub struct SqlConfig {
     pub max_connections: u32,
     /// How long to wait for a connection before failing the request.
     pub acquire_timeout_ms: u64,
+    /// SQLite: page cache of each connection, in MiB (`PRAGMA cache_size`; SQLite's own
+    /// default is 2 MiB). Pages are allocated as they are used.
+    pub sqlite_cache_mib: u32,
+    /// SQLite: how much of the database file is read through a memory map instead of
+    /// `pread` into the page cache (`PRAGMA mmap_size`), in MiB; 0 turns it off. Shared by
+    /// every connection (it is the OS page cache), so a lookup in a database larger than
+    /// the page cache costs a memory access, not a system call and a copy.
+    pub sqlite_mmap_mib: u32,
 }
+
+/// Largest `sqlite_cache_mib` accepted.
+pub const MAX_SQLITE_CACHE_MIB: u32 = 4096;
+/// Largest `sqlite_mmap_mib` accepted (SQLite caps the map at its compile-time
+/// `SQLITE_MAX_MMAP_SIZE` anyway).
+pub const MAX_SQLITE_MMAP_MIB: u32 = 1 << 20;
 
 impl Default for SqlConfig {
     fn default() -> Self {
-        SqlConfig { url: None, schema: None, max_connections: 16, acquire_timeout_ms: 5_000 }
+        SqlConfig {
+            url: None,
+            schema: None,
+            max_connections: 16,
+            acquire_timeout_ms: 5_000,
+            sqlite_cache_mib: 8,
+            sqlite_mmap_mib: 1024,
+        }
     }
 }
 

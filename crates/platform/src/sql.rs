@@ -16,7 +16,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-use crate::config::{SqlConfig, redact_url};
+use crate::config::{MAX_SQLITE_CACHE_MIB, MAX_SQLITE_MMAP_MIB, SqlConfig, redact_url};
 
 /// SQLite waits this long for a competing writer's lock before failing a statement.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -101,6 +101,8 @@ impl Sql {
         let redacted = redact_url(url);
         let connect_error = |source| SqlError::Connect { url: redacted.clone(), source };
         let acquire_timeout = Duration::from_millis(config.acquire_timeout_ms);
+        let configuration =
+            |reason: String| connect_error(sqlx::Error::Configuration(reason.into()));
         if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
                 .map_err(connect_error)?
@@ -108,7 +110,9 @@ impl Sql {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
-                .foreign_keys(true);
+                .foreign_keys(true)
+                .pragma("cache_size", sqlite_cache_pragma(config).map_err(configuration)?)
+                .pragma("mmap_size", sqlite_mmap_pragma(config).map_err(configuration)?);
             if let Some(parent) = options.get_filename().parent()
                 && !parent.as_os_str().is_empty()
             {
@@ -124,8 +128,7 @@ impl Sql {
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let mut options = PgConnectOptions::from_str(url).map_err(connect_error)?;
             if let Some(schema) = &config.schema {
-                validate_identifier(schema)
-                    .map_err(|reason| connect_error(sqlx::Error::Configuration(reason.into())))?;
+                validate_identifier(schema).map_err(configuration)?;
                 let bootstrap = PgPoolOptions::new()
                     .max_connections(1)
                     .acquire_timeout(acquire_timeout)
@@ -216,6 +219,28 @@ impl Sql {
     }
 }
 
+/// `PRAGMA cache_size` for `[sql] sqlite_cache_mib`: negative means KiB to SQLite.
+fn sqlite_cache_pragma(config: &SqlConfig) -> Result<String, String> {
+    if config.sqlite_cache_mib > MAX_SQLITE_CACHE_MIB {
+        return Err(format!(
+            "[sql] sqlite_cache_mib = {} is over the maximum {MAX_SQLITE_CACHE_MIB}",
+            config.sqlite_cache_mib
+        ));
+    }
+    Ok(format!("-{}", u64::from(config.sqlite_cache_mib) * 1024))
+}
+
+/// `PRAGMA mmap_size` for `[sql] sqlite_mmap_mib`, in bytes.
+fn sqlite_mmap_pragma(config: &SqlConfig) -> Result<String, String> {
+    if config.sqlite_mmap_mib > MAX_SQLITE_MMAP_MIB {
+        return Err(format!(
+            "[sql] sqlite_mmap_mib = {} is over the maximum {MAX_SQLITE_MMAP_MIB}",
+            config.sqlite_mmap_mib
+        ));
+    }
+    Ok((u64::from(config.sqlite_mmap_mib) << 20).to_string())
+}
+
 /// Schema names are interpolated into DDL, so only plain identifiers are allowed.
 fn validate_identifier(name: &str) -> Result<(), String> {
     let valid = !name.is_empty()
@@ -248,6 +273,44 @@ impl crate::http::Probe for SqlProbe {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn sqlite_connections_get_the_configured_cache_and_memory_map() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let config = SqlConfig { sqlite_cache_mib: 3, sqlite_mmap_mib: 64, ..SqlConfig::default() };
+        let Sql::Sqlite(pool) = Sql::connect(&url, &config).await.expect("connects") else {
+            panic!("not sqlite")
+        };
+        // Every connection of the pool, not only the first, carries the pragmas.
+        let mut connections = Vec::new();
+        for _ in 0..3 {
+            let mut connection = pool.acquire().await.expect("acquires");
+            let cache: i64 = sqlx::query_scalar("PRAGMA cache_size")
+                .fetch_one(&mut *connection)
+                .await
+                .expect("cache_size");
+            let mmap: i64 = sqlx::query_scalar("PRAGMA mmap_size")
+                .fetch_one(&mut *connection)
+                .await
+                .expect("mmap_size");
+            assert_eq!((cache, mmap), (-3 * 1024, 64 << 20));
+            connections.push(connection);
+        }
+    }
+
+    #[tokio::test]
+    async fn absurd_sqlite_cache_or_map_sizes_are_refused_at_connect() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        for config in [
+            SqlConfig { sqlite_cache_mib: MAX_SQLITE_CACHE_MIB + 1, ..SqlConfig::default() },
+            SqlConfig { sqlite_mmap_mib: MAX_SQLITE_MMAP_MIB + 1, ..SqlConfig::default() },
+        ] {
+            let error = Sql::connect(&url, &config).await.expect_err("refused");
+            assert!(error.to_string().contains("is over the maximum"), "{error}");
+        }
+    }
 
     #[test]
     fn schema_names_must_be_plain_identifiers() {
