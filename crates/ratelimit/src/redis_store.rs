@@ -26,6 +26,7 @@
 //! single Redis (not a Cluster); timestamps are microseconds.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
@@ -52,6 +53,9 @@ pub const BATCH_DECISIONS_MAX: usize = 256;
 /// Most limits in one `EVALSHA` (a decision with more goes alone): bounds the
 /// arguments' size.
 pub const BATCH_LIMITS_MAX: usize = 2048;
+
+/// Script loads after `NOSCRIPT` before a batch fails (then the fail policy applies).
+pub const NOSCRIPT_RETRIES: u32 = 3;
 
 /// Most decisions waiting for a batch: beyond it callers wait to enqueue, within their
 /// timeout, so a stalled Redis holds a bounded number of requests.
@@ -147,6 +151,15 @@ impl BatchRequest {
     }
 }
 
+/// Counters of [`RedisStore::batch_stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchStats {
+    /// `EVALSHA`s sent (each one round trip).
+    pub batches: u64,
+    /// Decisions they carried.
+    pub decisions: u64,
+}
+
 /// A queued decision and where its answer goes.
 struct Pending {
     request: BatchRequest,
@@ -155,6 +168,9 @@ struct Pending {
 
 /// What the dispatcher task shares with the store: the connection and the script.
 struct Shared {
+    /// `EVALSHA`s sent and the decisions they carried, for [`RedisStore::batch_stats`].
+    batches: AtomicU64,
+    decisions: AtomicU64,
     client: redis::Client,
     prefix: String,
     timeout: Duration,
@@ -185,6 +201,8 @@ impl RedisStore {
     pub fn new(url: &str, prefix: &str, timeout: Duration) -> Result<Self, RedisStoreError> {
         let client = redis::Client::open(url).map_err(|source| RedisStoreError::Url { source })?;
         let shared = Shared {
+            batches: AtomicU64::new(0),
+            decisions: AtomicU64::new(0),
             client,
             prefix: prefix.to_owned(),
             timeout,
@@ -262,6 +280,15 @@ impl RedisStore {
     ) -> Result<Vec<Vec<Decision>>, RedisStoreError> {
         let refs: Vec<&BatchRequest> = requests.iter().collect();
         self.shared.evaluate(&refs).await
+    }
+
+    /// How many `EVALSHA`s this store sent, and how many decisions they carried (their
+    /// ratio is the mean batch size).
+    pub fn batch_stats(&self) -> BatchStats {
+        BatchStats {
+            batches: self.shared.batches.load(Ordering::Relaxed),
+            decisions: self.shared.decisions.load(Ordering::Relaxed),
+        }
     }
 
     /// The dispatcher's queue, starting the dispatcher if there is none or it stopped.
@@ -397,6 +424,9 @@ impl Shared {
                 call.arg(spec_of.next().unwrap_or(1)).arg(&l.key);
             }
         }
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.decisions.fetch_add(requests.len() as u64, Ordering::Relaxed);
+        metrics::counter!("ratelimit_redis_batches_total").increment(1);
         let reply: Vec<i64> =
             match tokio::time::timeout(self.timeout, self.run(&mut conn, &call)).await {
                 Ok(Ok(v)) => v,
@@ -415,19 +445,27 @@ impl Shared {
             .collect())
     }
 
-    /// Runs `call` (an `EVALSHA`); on `NOSCRIPT` loads the script and runs it again.
+    /// Runs `call` (an `EVALSHA`); on `NOSCRIPT` loads the script and runs it again, up
+    /// to [`NOSCRIPT_RETRIES`] times (another client may flush between load and call).
     async fn run(
         &self,
         conn: &mut ConnectionManager,
         call: &redis::Cmd,
     ) -> redis::RedisResult<Vec<i64>> {
-        match call.query_async(conn).await {
-            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
-                let _: String =
-                    redis::cmd("SCRIPT").arg("LOAD").arg(SCRIPT).query_async(conn).await?;
-                call.query_async(conn).await
+        let mut loads = 0;
+        loop {
+            match call.query_async(conn).await {
+                Err(e)
+                    if loads < NOSCRIPT_RETRIES
+                        && e.kind()
+                            == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+                {
+                    loads += 1;
+                    let _: String =
+                        redis::cmd("SCRIPT").arg("LOAD").arg(SCRIPT).query_async(conn).await?;
+                }
+                other => return other,
             }
-            other => other,
         }
     }
 }

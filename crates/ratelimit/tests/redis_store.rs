@@ -157,3 +157,178 @@ async fn many_hits_at_once_are_logged_in_one_decision() {
     assert!(!o.allowed);
     assert_eq!(o.summary.unwrap().remaining, 3800, "the denied request consumed nothing");
 }
+
+mod batching {
+    use super::*;
+    use blueprint_ratelimit::core::{
+        AlgorithmKind, AnyLimiter, Decision, LimitSpec, NANOS_PER_SECOND,
+    };
+    use blueprint_ratelimit::redis_store::{BatchRequest, RedisLimit};
+
+    fn store(url: &str, prefix: &str) -> RedisStore {
+        RedisStore::new(url, prefix, Duration::from_secs(2)).unwrap()
+    }
+
+    fn spec(kind: AlgorithmKind, limit: u64) -> AnyLimiter {
+        LimitSpec::new(kind, limit, 24 * 3600 * NANOS_PER_SECOND).build().unwrap()
+    }
+
+    /// What must agree between a batch and the same decisions one by one: everything but
+    /// the times, which move by the microseconds between the two runs.
+    fn essence(d: &Decision) -> (bool, u64, u64, bool) {
+        (d.allowed, d.limit, d.remaining, d.retry_after_ns == u64::MAX)
+    }
+
+    /// A sequence mixing algorithms, keys under and over their limits, multi-limit
+    /// decisions, hits of 0 and > 1, and a shadow limit. `keys[l][k]`: key k of limiter l
+    /// (as with rules, a key belongs to one limit, so one algorithm).
+    fn workload<'a>(
+        limiters: &'a [AnyLimiter],
+        keys: &'a [Vec<String>],
+    ) -> Vec<(Vec<RedisLimit<'a>>, u64)> {
+        let mut out = Vec::new();
+        for i in 0..60usize {
+            let mut limits = Vec::new();
+            for j in 0..(1 + i % 3) {
+                let which = (i * 7 + j * 3) % limiters.len();
+                limits.push(RedisLimit {
+                    key: &keys[which][(i + j) % keys[which].len()],
+                    limiter: &limiters[which],
+                    shadow: (i + j) % 11 == 0,
+                });
+            }
+            out.push((limits, [1, 1, 2, 0, 1, 3][i % 6]));
+        }
+        out
+    }
+
+    fn limiters() -> Vec<AnyLimiter> {
+        vec![
+            spec(AlgorithmKind::FixedWindow, 4),
+            spec(AlgorithmKind::TokenBucket, 5),
+            spec(AlgorithmKind::LeakingBucket, 3),
+            spec(AlgorithmKind::SlidingWindowLog, 6),
+            spec(AlgorithmKind::SlidingWindowCounter, 5),
+            spec(AlgorithmKind::FixedWindow, 2),
+        ]
+    }
+
+    #[tokio::test]
+    async fn a_batch_decides_exactly_as_the_same_decisions_one_by_one() {
+        let Some(url) = redis_url() else { return };
+        let limiters = limiters();
+        let keys: Vec<Vec<String>> =
+            (0..limiters.len()).map(|l| (0..3).map(|k| format!("l{l}:k{k}")).collect()).collect();
+        let work = workload(&limiters, &keys);
+
+        let one_by_one = store(&url, &unique_prefix("seq"));
+        let mut expected = Vec::new();
+        for (limits, hits) in &work {
+            let requests = [BatchRequest::new(limits, *hits)];
+            let mut got = one_by_one.check_batch(&requests).await.unwrap();
+            expected.push(got.remove(0));
+        }
+        let batched = store(&url, &unique_prefix("batch"));
+        let requests: Vec<BatchRequest> =
+            work.iter().map(|(limits, hits)| BatchRequest::new(limits, *hits)).collect();
+        let got = batched.check_batch(&requests).await.unwrap();
+        assert_eq!(batched.batch_stats().batches, 1, "one EVALSHA");
+        assert_eq!(got.len(), expected.len());
+        let denied = expected.iter().flatten().filter(|d| !d.allowed).count();
+        assert!(denied > 10, "the workload drives keys over their limits: {denied} denials");
+        for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
+            let g: Vec<_> = g.iter().map(essence).collect();
+            let e: Vec<_> = e.iter().map(essence).collect();
+            assert_eq!(g, e, "decision {i}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_mixing_keys_over_and_under_their_limits_denies_only_the_full_ones() {
+        let Some(url) = redis_url() else { return };
+        let two = spec(AlgorithmKind::FixedWindow, 2);
+        let s = store(&url, &unique_prefix("mixed"));
+        let a = RedisLimit { key: "a", limiter: &two, shadow: false };
+        let b = RedisLimit { key: "b", limiter: &two, shadow: false };
+        let requests = [
+            BatchRequest::new(&[a], 1),
+            BatchRequest::new(&[a], 1),
+            BatchRequest::new(&[a], 1), // a is full
+            BatchRequest::new(&[b], 1),
+            BatchRequest::new(&[a, b], 1), // a denies: b must not be consumed
+            BatchRequest::new(&[b], 1),    // so b still has its second slot
+            BatchRequest::new(&[b], 1),
+        ];
+        let got = s.check_batch(&requests).await.unwrap();
+        let allowed: Vec<bool> = got.iter().map(|d| d.iter().all(|d| d.allowed)).collect();
+        assert_eq!(allowed, [true, true, false, true, false, true, false]);
+        assert_eq!(got[4][1].remaining, 0, "b's own verdict in the denied pair: 1 used + 1");
+        assert!(got[4][1].allowed && !got[4][0].allowed);
+        assert_eq!(got[2][0].remaining, 0);
+        assert!(got[2][0].retry_after_ns > 0);
+    }
+
+    #[tokio::test]
+    async fn a_flushed_script_cache_is_reloaded_in_the_middle_of_batches() {
+        let Some(url) = redis_url() else { return };
+        let limit = spec(AlgorithmKind::SlidingWindowCounter, 50);
+        let s = Arc::new(store(&url, &unique_prefix("noscript-batch")));
+        let client = redis::Client::open(url.as_str()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let key = "hot".to_owned();
+        let limits = [RedisLimit { key: &key, limiter: &limit, shadow: false }];
+        // A full batch right after a flush.
+        let _: () = redis::cmd("SCRIPT").arg("FLUSH").query_async(&mut conn).await.unwrap();
+        let batch: Vec<BatchRequest> = (0..10).map(|_| BatchRequest::new(&limits, 1)).collect();
+        let got = s.check_batch(&batch).await.unwrap();
+        assert!(got.iter().all(|d| d[0].allowed));
+        assert_eq!(got[9][0].remaining, 40);
+        // Concurrent decisions batched by the dispatcher, flushed while they run.
+        let tasks: Vec<_> = (0..40)
+            .map(|_| {
+                let (s, limit) = (Arc::clone(&s), limit.clone());
+                tokio::spawn(async move {
+                    let limits = [RedisLimit { key: "hot", limiter: &limit, shadow: false }];
+                    s.check(&limits, 1).await.unwrap()[0].allowed
+                })
+            })
+            .collect();
+        let _: () = redis::cmd("SCRIPT").arg("FLUSH").query_async(&mut conn).await.unwrap();
+        let mut admitted = 0;
+        for t in tasks {
+            admitted += u64::from(t.await.unwrap());
+        }
+        assert_eq!(admitted, 40, "40 more fit in the limit of 50");
+        let o = s.check(&limits, 1).await.unwrap();
+        assert_eq!(o[0].remaining, 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_decisions_share_evalshas_and_each_gets_its_own_answer() {
+        let Some(url) = redis_url() else { return };
+        let limit = spec(AlgorithmKind::FixedWindow, 3);
+        let s = Arc::new(store(&url, &unique_prefix("dispatch")));
+        let tasks: Vec<_> = (0..64)
+            .map(|i| {
+                let (s, limit) = (Arc::clone(&s), limit.clone());
+                tokio::spawn(async move {
+                    let key = format!("client{}", i % 16);
+                    let limits = [RedisLimit { key: &key, limiter: &limit, shadow: false }];
+                    let mut admitted = 0;
+                    for _ in 0..4 {
+                        admitted += u64::from(s.check(&limits, 1).await.unwrap()[0].allowed);
+                    }
+                    admitted
+                })
+            })
+            .collect();
+        let mut admitted = 0;
+        for t in tasks {
+            admitted += t.await.unwrap();
+        }
+        assert_eq!(admitted, 16 * 3, "16 keys x limit 3, out of 256 attempts");
+        let stats = s.batch_stats();
+        assert_eq!(stats.decisions, 256);
+        assert!(stats.batches < stats.decisions, "no batching: {stats:?}");
+    }
+}
