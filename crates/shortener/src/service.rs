@@ -265,7 +265,14 @@ impl Service {
             && request.max_clicks.is_none()
             && request.redirect.is_none();
         let api_key_id = caller.key.as_ref().map_or(0, |key| key.id);
-        if plain && let Some(link) = self.store.find_plain(long_url.as_str(), api_key_id).await? {
+        // A plain URL shortened before keeps its code (book 8.3.3). With snowflake codes the
+        // insert finds it: the partial unique index refuses a second plain row and the
+        // store then reads the first, so a new URL (the common case) costs no lookup.
+        // Hash codes look first: the URL's own candidate code would read as a collision.
+        if plain
+            && matches!(self.codes, CodeSource::Hash(_))
+            && let Some(link) = self.store.find_plain(long_url.as_str(), api_key_id).await?
+        {
             return Ok(Shortened { link, created: false });
         }
         let template = |code: ShortCode| NewLink {
