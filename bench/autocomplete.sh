@@ -11,7 +11,7 @@
 #   4. from cpu 1 (crates/autocomplete/examples/redisearch_bench.rs): memory per
 #      suggestion, top-5 ranking agreement, in-process lookup latency, and alternating
 #      rounds of one closed-loop client against `FT.SUGGET … MAX 5` and our HTTP API;
-#   5. wrk against our HTTP API, ROUNDS runs (the issue's ">= 40k requests/s, p99 <= 2 ms
+#   5. wrk against our HTTP API alone on cpu 0, ROUNDS runs (the issue's ">= 40k requests/s, p99 <= 2 ms
 #      on one core"), and how many such servers the book's 48k QPS peak takes.
 #
 # Usage: bench/autocomplete.sh [lines] [distinct] [seconds] [connections] [rounds]
@@ -41,6 +41,12 @@ fi
 cargo build --quiet --release -p blueprint
 cargo build --quiet --release -p blueprint-autocomplete --example build_bench --example redisearch_bench
 
+# Both servers run at the same raised priority (nice -10, when allowed) so the machine's
+# other services (RabbitMQ's schedulers wake on cpu 0 every few ms) preempt them less.
+# NICE=0 turns it off.
+NICE="${NICE:--10}"
+SERVER_PRIORITY=""
+if [ "$NICE" != 0 ] && nice -n "$NICE" true 2>/dev/null; then SERVER_PRIORITY="nice -n $NICE"; fi
 CLIENT_CPU=$(( $(nproc) > 1 ? 1 : 0 ))
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PORT="$(free_port)"
@@ -60,17 +66,18 @@ echo "log: $(du -m "$DATA/q.log" | cut -f1) MB"
 section "2. build (its own process, 2 aggregation threads)"
 "$EXAMPLES/build_bench" build --log "$DATA/q.log" --snapshot "$DATA/t.snapshot" --threads 2
 
-section "3. serve the snapshot and load RediSearch, both on cpu 0"
+section "3. serve the snapshot and load RediSearch, both on cpu 0 (${SERVER_PRIORITY:-nice 0})"
 cat > "$DATA/blueprint.toml" <<TOML
 [autocomplete]
 log_path = "$DATA/q.log"
 snapshot_path = "$DATA/t.snapshot"
 rebuild_interval_s = 86400
 TOML
-taskset -c 0 redis-server --port "$REDIS_PORT" --loadmodule "$MODULE" --save '' --appendonly no \
+$SERVER_PRIORITY taskset -c 0 redis-server --port "$REDIS_PORT" --loadmodule "$MODULE" --save '' --appendonly no \
     --dir "$DATA" >"$DATA/redis.out" 2>&1 &
-PIDS+=($!)
-RUST_LOG=warn taskset -c 0 "$BIN" --config "$DATA/blueprint.toml" autocomplete serve \
+REDIS=$!
+PIDS+=($REDIS)
+RUST_LOG=warn $SERVER_PRIORITY taskset -c 0 "$BIN" --config "$DATA/blueprint.toml" autocomplete serve \
     --port "$PORT" --data-dir "$DATA/data" >"$DATA/serve.out" 2>&1 &
 SERVER=$!
 PIDS+=($SERVER)
@@ -92,7 +99,10 @@ taskset -c "$CLIENT_CPU" "$EXAMPLES/redisearch_bench" --snapshot "$DATA/t.snapsh
     --redis "127.0.0.1:$REDIS_PORT" --http "127.0.0.1:$PORT" \
     --seconds "$SECONDS_PER_ROUND" --connections "$CONNECTIONS" --rounds "$ROUNDS"
 
-section "5. HTTP under wrk: server on cpu 0, wrk -t1 -c$CONNECTIONS on cpu $CLIENT_CPU, $ROUNDS runs of ${SECONDS_PER_ROUND} s"
+# Ours alone on cpu 0 from here: RediSearch's part is done.
+kill "$REDIS" 2>/dev/null || true
+wait "$REDIS" 2>/dev/null || true
+section "5. HTTP under wrk: ours alone on cpu 0, wrk -t1 -c$CONNECTIONS on cpu $CLIENT_CPU, $ROUNDS runs of ${SECONDS_PER_ROUND} s"
 # Prefixes as redisearch_bench draws them: the first 1-4 characters of the log's head.
 LUA="$DATA/prefixes.lua"
 head -n 20000 "$DATA/q.log" | python3 -c '
