@@ -1,5 +1,5 @@
 //! Side by side with RediSearch `FT.SUGGET` on the same dictionary (run by
-//! `bench/autocomplete-redisearch.sh`, which starts both servers pinned to one core).
+//! `bench/autocomplete.sh`, which starts both servers pinned to one core).
 //!
 //! ```text
 //! redisearch_bench --snapshot T --log L --redis 127.0.0.1:6390 --http 127.0.0.1:PORT \
@@ -13,7 +13,7 @@
 //!    process's resident set while it reads the snapshot). RediSearch 1.x allocates its
 //!    trie nodes with libc `malloc`, which Redis's `used_memory` does not count, so that
 //!    figure is printed but not compared.
-//! 2. Draws prefixes as `bench/autocomplete-http.sh` does (the first 1–4 characters of
+//! 2. Draws prefixes as the script's wrk step does (the first 1–4 characters of
 //!    the log's first 20,000 queries) and reports ranking agreement: the fraction of
 //!    prefixes whose top-5 lists are equal and the mean overlap, against our top 5, and
 //!    against our dictionary ranked by RediSearch's own prefix score (frequency divided
