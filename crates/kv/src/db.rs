@@ -19,6 +19,12 @@ use crate::error::KvError;
 /// Key lock stripes: enough that unrelated keys rarely share a lock (so their writes
 /// still share one group-commit `fsync`), few enough to cost nothing (a few KiB).
 pub const LOCK_STRIPES: usize = 1024;
+/// Block cache of a server's store: 256 MiB of decompressed blocks, four times the
+/// engine's library default. A RESP server is measured against Redis, which serves every
+/// key from memory: with 64 MiB, a keyspace of 1 M keys × 100 B (about 130 MB of blocks)
+/// missed the cache on 46% of spread `GET`s (each a `pread`, a CRC, an LZ4 decompression
+/// and an eviction). The bound still holds; past it, reads come from the OS page cache.
+pub const STORE_BLOCK_CACHE_BYTES: usize = 256 * 1024 * 1024;
 /// Deletes per engine batch in `FLUSHDB`: large enough to amortise commits, small enough
 /// that one batch stays far below the engine's batch limit.
 pub const FLUSH_BATCH_KEYS: usize = 10_000;
@@ -112,9 +118,14 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (or creates) the store in `path` with the given WAL durability.
+    /// Opens (or creates) the store in `path` with the given WAL durability and a
+    /// server's block cache ([`STORE_BLOCK_CACHE_BYTES`]).
     pub fn open(path: impl AsRef<Path>, durability: Durability) -> Result<Store, KvError> {
-        let options = Options { durability, ..Options::default() };
+        let options = Options {
+            durability,
+            block_cache_bytes: STORE_BLOCK_CACHE_BYTES,
+            ..Options::default()
+        };
         Self::open_with(path, options)
     }
 
