@@ -49,6 +49,23 @@ pub enum Mix {
     /// Closer to a public API's traffic: 95 % at 0.01–0.5×, 4 % at 0.5–1.5×, 1 % at
     /// 2–20×. (Cloudflare's trace was 270 000 sources, mostly far below their limits.)
     Typical,
+    /// Built to match the conditions of Cloudflare's measurement (270 000 sources, most
+    /// far below their limits): 99.8 % of keys log-uniform at 0.001–0.2×, 0.18 % at
+    /// 0.5–1.5× (near the limit), 0.02 % attackers at 2–20×.
+    Quiet,
+}
+
+impl Mix {
+    /// The mix's rate distribution in words, for reports.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Mix::Stress => "70% of keys at 0.1-0.6x the limit, 20% at 0.8-1.2x, 10% at 2-10x",
+            Mix::Typical => "95% of keys at 0.01-0.5x the limit, 4% at 0.5-1.5x, 1% at 2-20x",
+            Mix::Quiet => {
+                "99.8% of keys log-uniform at 0.001-0.2x the limit, 0.18% at 0.5-1.5x, 0.02% at 2-20x"
+            }
+        }
+    }
 }
 
 /// What a window's count includes.
@@ -124,8 +141,21 @@ impl SplitMix64 {
     }
 }
 
+/// The quiet keys' rates of [`Mix::Quiet`], as multiples of the limit.
+const QUIET_LOW: f64 = 0.001;
+const QUIET_HIGH: f64 = 0.2;
+
 /// A key's rate as a multiple of the limit, drawn from `mix`; see [`Mix`].
 fn rate_multiple(rng: &mut SplitMix64, mix: Mix) -> f64 {
+    if mix == Mix::Quiet {
+        let class = rng.next_u64() % 10_000;
+        let u = rng.next_unit();
+        return match class {
+            0..=9_979 => (QUIET_LOW.ln() + u * (QUIET_HIGH / QUIET_LOW).ln()).exp(),
+            9_980..=9_997 => 0.5 + u,
+            _ => 2.0 + 18.0 * u,
+        };
+    }
     let class = rng.next_u64() % 100;
     let u = rng.next_unit();
     match (mix, class) {
@@ -134,7 +164,7 @@ fn rate_multiple(rng: &mut SplitMix64, mix: Mix) -> f64 {
         (Mix::Stress, _) => 2.0 + 8.0 * u,
         (Mix::Typical, 0..=94) => 0.01 + 0.49 * u,
         (Mix::Typical, 95..=98) => 0.5 + u,
-        (Mix::Typical, _) => 2.0 + 18.0 * u,
+        (Mix::Typical | Mix::Quiet, _) => 2.0 + 18.0 * u,
     }
 }
 
@@ -143,6 +173,12 @@ fn mean_multiple(mix: Mix) -> f64 {
     match mix {
         Mix::Stress => 0.7 * 0.35 + 0.2 * 1.0 + 0.1 * 6.0,
         Mix::Typical => 0.95 * 0.255 + 0.04 * 1.0 + 0.01 * 11.0,
+        // A log-uniform [a, b] has mean (b − a) / ln(b / a).
+        Mix::Quiet => {
+            0.998 * (QUIET_HIGH - QUIET_LOW) / (QUIET_HIGH / QUIET_LOW).ln()
+                + 0.0018 * 1.0
+                + 0.0002 * 11.0
+        }
     }
 }
 
@@ -245,6 +281,31 @@ mod tests {
         let stress = counter_vs_log(&TraceConfig { mix: Mix::Stress, ..base }).unwrap();
         let typical = counter_vs_log(&TraceConfig { mix: Mix::Typical, ..base }).unwrap();
         assert!(typical.wrong_percent() < stress.wrong_percent(), "{typical:?} vs {stress:?}");
+    }
+
+    #[test]
+    fn the_quiet_mix_draws_the_stated_rates_and_its_trace_fits_the_budget() {
+        let mut rng = SplitMix64::new(7);
+        let draws: Vec<f64> = (0..200_000).map(|_| rate_multiple(&mut rng, Mix::Quiet)).collect();
+        let share = |f: &dyn Fn(f64) -> bool| {
+            draws.iter().filter(|m| f(**m)).count() as f64 / draws.len() as f64
+        };
+        let near = share(&|m| (0.5..=1.5).contains(&m));
+        let over = share(&|m| m >= 2.0);
+        assert!((0.0012..0.0025).contains(&near), "near the limit: {near}");
+        assert!((0.0001..0.0004).contains(&over), "attackers: {over}");
+        assert_eq!(share(&|m| (0.2..0.5).contains(&m) || m < QUIET_LOW), 0.0);
+        let mean = draws.iter().sum::<f64>() / draws.len() as f64;
+        assert!((mean / mean_multiple(Mix::Quiet) - 1.0).abs() < 0.1, "mean {mean}");
+        let cfg = TraceConfig {
+            keys: 5_000,
+            requests: 500_000,
+            counting: Counting::All,
+            mix: Mix::Quiet,
+            ..TraceConfig::default()
+        };
+        let report = counter_vs_log(&cfg).unwrap();
+        assert!(report.requests > 250_000 && report.requests < 1_000_000, "{report:?}");
     }
 
     #[test]
