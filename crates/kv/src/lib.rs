@@ -46,7 +46,7 @@
 //! - One request at most [`config::KvConfig::max_request_bytes`] (64 MiB by default) and
 //!   never more than [`frame::MAX_BULK_BYTES`] per bulk string (512 MiB, as Redis);
 //!   arrays of at most [`frame::MAX_ARRAY_ELEMENTS`]; at most
-//!   [`server::MAX_PIPELINE_COMMANDS`] commands per blocking-pool hop. A protocol error is
+//!   [`server::MAX_PIPELINE_COMMANDS`] commands per batch (one engine hop). A protocol error is
 //!   answered with `-ERR Protocol error: …` and the connection is closed.
 //! - Keys up to 64 KiB and values up to 512 MiB (the engine's limits).
 //! - Consecutive plain `SET`s of one pipeline are written as one engine batch of at most
@@ -64,7 +64,14 @@
 //! | one key (the default)     | 689 655 / 1 058 201 (0.65) | 558 659 / 1 081 081 (0.52) |
 //! | `-r 1000000` (spread)     | 522 193 / 806 452 (0.65)   | 289 017 / 628 931 (0.46)   |
 //!
-//! (2026-12-01, load average 1.0.) The first run of this script found the engine's
+//! (2026-12-01, load average 1.0.) With `durability = "always"` against Redis's
+//! `appendfsync always` (2026-12-02, medians of alternating rounds, the commit thread of
+//! [`commit`]): `DURABILITY=always ROUNDS=5 bench/kv-redis.sh 200000 16 32` SET
+//! 649 351 / 522 193 (1.24×; one key, where consecutive `SET`s of the key coalesce);
+//! with `KEYSPACE=1000000` (3 rounds) 283 286 / 307 692 (0.92×). Before the commit
+//! thread: 70 822 / 486 618 (0.15×).
+//!
+//! The first run of this script found the engine's
 //! memtable inserting each new version at the front of a vector: one-key `SET` ran at
 //! 14 691/s (0.01× Redis) until versions were pushed instead.
 //!

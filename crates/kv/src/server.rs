@@ -18,8 +18,9 @@ use crate::db::Store;
 use crate::frame::{Frame, ParseLimits};
 use crate::session::Session;
 
-/// Most commands run per blocking-pool hop: a pipeline longer than this is answered in
-/// several batches, so one client cannot hold a blocking thread for long.
+/// Most commands run per batch (inline, on the commit thread or per blocking-pool hop): a
+/// pipeline longer than this is answered in several batches, so one client cannot hold
+/// a worker, the commit thread or a blocking thread for long.
 pub const MAX_PIPELINE_COMMANDS: usize = 1024;
 
 /// Serves RESP on `listener` until `shutdown` completes, then stops accepting, lets each
