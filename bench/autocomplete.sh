@@ -99,30 +99,17 @@ echo "redis: $(redis-server --version | cut -d' ' -f3), RediSearch module $(redi
 section "4. beside RediSearch (client on cpu $CLIENT_CPU)"
 taskset -c "$CLIENT_CPU" "$EXAMPLES/redisearch_bench" --snapshot "$DATA/t.snapshot" --log "$DATA/q.log" \
     --redis "127.0.0.1:$REDIS_PORT" --http "127.0.0.1:$PORT" \
-    --seconds "$SECONDS_PER_ROUND" --connections "$CONNECTIONS" --rounds "$ROUNDS"
+    --seconds "$SECONDS_PER_ROUND" --connections "$CONNECTIONS" --rounds "$ROUNDS" \
+    --wrk-script "$DATA/prefixes.lua"
 
 # Ours alone on cpu 0 from here: RediSearch's part is done.
 kill "$REDIS" 2>/dev/null || true
 wait "$REDIS" 2>/dev/null || true
 section "5. HTTP under wrk: ours alone on cpu 0, wrk -t1 -c$CONNECTIONS on cpu $CLIENT_CPU, $ROUNDS runs of ${SECONDS_PER_ROUND} s"
-# Prefixes as redisearch_bench draws them: the first 1-4 characters of the log's head.
-LUA="$DATA/prefixes.lua"
-head -n 20000 "$DATA/q.log" | python3 -c '
-import random, sys, urllib.parse
-random.seed(13)
-queries = [line.split("\t", 1)[1].rstrip("\n") for line in sys.stdin]
-prefixes = sorted({q[: random.randint(1, 4)].strip() or q[:1] for q in queries})
-with open(sys.argv[1], "w") as out:
-    out.write("prefixes = {\n")
-    for p in prefixes:
-        out.write("  \"%s\",\n" % urllib.parse.quote(p))
-    out.write("}\nrequest = function()\n  local p = prefixes[math.random(#prefixes)]\n")
-    out.write("  return wrk.format(\"GET\", \"/api/v1/autocomplete?k=5&q=\" .. p)\nend\n")
-print(len(prefixes), "prefixes")
-' "$LUA"
 RATES=()
 for run in $(seq "$ROUNDS"); do
-    OUT="$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"${SECONDS_PER_ROUND}s" --latency -s "$LUA" "http://127.0.0.1:$PORT")"
+    # The prefixes of step 4, in a script redisearch_bench wrote.
+    OUT="$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"${SECONDS_PER_ROUND}s" --latency -s "$DATA/prefixes.lua" "http://127.0.0.1:$PORT")"
     if echo "$OUT" | grep -q 'Non-2xx'; then echo "error: non-2xx responses" >&2; echo "$OUT" >&2; exit 1; fi
     RATE="$(echo "$OUT" | awk '/Requests\/sec/ {print $2}')"
     echo "run $run: $RATE requests/s, $(echo "$OUT" | awk '$1 == "50%" || $1 == "90%" || $1 == "99%" {printf "p%s %s  ", substr($1, 1, length($1)-1), $2}')(load $(cut -d' ' -f1 /proc/loadavg))"

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! redisearch_bench --snapshot T --log L --redis 127.0.0.1:6390 --http 127.0.0.1:PORT \
-//!     [--seconds 10] [--connections 32] [--rounds 2]
+//!     [--seconds 10] [--connections 32] [--rounds 2] [--wrk-script PATH]
 //! ```
 //!
 //! 1. Loads every query of the Trie DB snapshot into RediSearch with `FT.SUGADD key
@@ -13,7 +13,7 @@
 //!    process's resident set while it reads the snapshot). RediSearch 1.x allocates its
 //!    trie nodes with libc `malloc`, which Redis's `used_memory` does not count, so that
 //!    figure is printed but not compared.
-//! 2. Draws prefixes as the script's wrk step does (the first 1–4 characters of
+//! 2. Draws prefixes (the first 1–4 characters of
 //!    the log's first 20,000 queries) and reports ranking agreement: the fraction of
 //!    prefixes whose top-5 lists are equal and the mean overlap, against our top 5, and
 //!    against our dictionary ranked by RediSearch's own prefix score (frequency divided
@@ -60,6 +60,8 @@ struct Args {
     seconds: u64,
     connections: usize,
     rounds: usize,
+    /// Where to write a wrk Lua script requesting the same prefixes, if anywhere.
+    wrk_script: Option<PathBuf>,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -78,6 +80,7 @@ fn args() -> anyhow::Result<Args> {
             .map_or(Ok(32), |text| text.parse())
             .context("--connections")?,
         rounds: value("--rounds").map_or(Ok(2), |text| text.parse()).context("--rounds")?,
+        wrk_script: value("--wrk-script").map(PathBuf::from),
     };
     // 6379 is the test suite's Redis; this bench flushes and fills its own instance.
     ensure!(parsed.redis.port() != 6379, "refusing port 6379: start a private redis-server");
@@ -96,6 +99,9 @@ fn main() -> anyhow::Result<()> {
         loaded_rss_bytes as f64 / trie.len().max(1) as f64
     );
     let prefixes = draw_prefixes(&args.log)?;
+    if let Some(path) = &args.wrk_script {
+        write_wrk_script(path, &prefixes)?;
+    }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(run(&args, trie, &prefixes))
 }
@@ -176,6 +182,21 @@ fn draw_prefixes(log: &std::path::Path) -> anyhow::Result<Vec<String>> {
     prefixes.dedup();
     ensure!(!prefixes.is_empty(), "no prefixes drawn from {}", log.display());
     Ok(prefixes)
+}
+
+/// A wrk Lua script requesting `GET /api/v1/autocomplete?k=5&q=<prefix>` for random
+/// prefixes of `prefixes`, so wrk loads the server with the same prefixes as this client.
+fn write_wrk_script(path: &std::path::Path, prefixes: &[String]) -> anyhow::Result<()> {
+    use std::fmt::Write as _;
+    let mut lua = String::from("prefixes = {\n");
+    for prefix in prefixes {
+        // Percent-encoded text is only [A-Za-z0-9%._-]: safe inside a Lua string.
+        let _ = writeln!(lua, "  \"{}\",", percent_encode(prefix));
+    }
+    lua.push_str("}\nrequest = function()\n  local p = prefixes[math.random(#prefixes)]\n");
+    let _ =
+        writeln!(lua, "  return wrk.format(\"GET\", \"/api/v1/autocomplete?k={K}&q=\" .. p)\nend");
+    std::fs::write(path, lua).with_context(|| format!("writing {}", path.display()))
 }
 
 /// How much Redis grew, by its two counters.
