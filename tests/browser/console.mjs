@@ -1,22 +1,16 @@
 // Drives the Blueprint console in headless Debian Chromium and checks that it lists every
 // system the server reports, with its state and, for running systems, a link to its page.
 // Usage: node tests/browser/console.mjs http://127.0.0.1:PORT [screenshot.png]
-import { launchChromium } from "./chromium.mjs";
+import { baseUrlArgument, launchChromium, pageWithErrors, report } from "./chromium.mjs";
 
-const base = process.argv[2];
+const base = baseUrlArgument("console.mjs", " [SCREENSHOT]");
 const screenshot = process.argv[3];
-if (!base) {
-  console.error("usage: console.mjs BASE_URL [SCREENSHOT]");
-  process.exit(2);
-}
 
 const expected = await (await fetch(`${base}/api/v1/systems`)).json();
 const browser = await launchChromium();
 const failures = [];
 try {
-  const page = await browser.newPage();
-  const errors = [];
-  page.on("pageerror", (error) => errors.push(error.message));
+  const { page, errors } = await pageWithErrors(browser);
   await page.goto(`${base}/`);
   await page.waitForFunction(
     (count) => document.querySelectorAll("#systems tr").length === count,
@@ -45,8 +39,4 @@ try {
 } finally {
   await browser.close();
 }
-if (failures.length) {
-  console.error(failures.join("\n"));
-  process.exit(1);
-}
-console.log(`console lists ${expected.length} systems`);
+report(failures, `console lists ${expected.length} systems`);

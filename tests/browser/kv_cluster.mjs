@@ -2,19 +2,13 @@
 // Chromium: the ring lists three nodes whose shares add up to 100%, the members table shows
 // all three alive, and a key written through the page reads back with its context.
 // Usage: node tests/browser/kv_cluster.mjs http://127.0.0.1:PORT
-import { launchChromium } from "./chromium.mjs";
+import { baseUrlArgument, launchChromium, pageWithErrors, report } from "./chromium.mjs";
 
-const base = process.argv[2];
-if (!base) {
-  console.error("usage: kv_cluster.mjs BASE_URL");
-  process.exit(2);
-}
+const base = baseUrlArgument("kv_cluster.mjs");
 const browser = await launchChromium();
 const failures = [];
 try {
-  const page = await browser.newPage();
-  const errors = [];
-  page.on("pageerror", (error) => errors.push(error.message));
+  const { page, errors } = await pageWithErrors(browser);
   await page.goto(`${base}/kv/`);
   await page.waitForFunction(() => !document.querySelector("#cluster").hidden, null, { timeout: 10_000 });
   await page.waitForFunction(() => document.querySelectorAll("#members tbody tr").length === 3, null, { timeout: 10_000 });
@@ -39,8 +33,4 @@ try {
 } finally {
   await browser.close();
 }
-if (failures.length) {
-  console.error(failures.join("\n"));
-  process.exit(1);
-}
-console.log("cluster page ok");
+report(failures, "cluster page ok");

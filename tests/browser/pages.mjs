@@ -2,23 +2,17 @@
 // simulator must chart the fixed window letting more than its limit through across a window
 // boundary (figure 4-9), and the hash ring page must move keys only to a node that joins.
 // Usage: node tests/browser/pages.mjs http://127.0.0.1:PORT [screenshot-prefix]
-import { launchChromium } from "./chromium.mjs";
+import { baseUrlArgument, launchChromium, pageWithErrors, report } from "./chromium.mjs";
 
-const base = process.argv[2];
+const base = baseUrlArgument("pages.mjs", " [SCREENSHOT_PREFIX]");
 const shots = process.argv[3];
-if (!base) {
-  console.error("usage: pages.mjs BASE_URL [SCREENSHOT_PREFIX]");
-  process.exit(2);
-}
 
 const browser = await launchChromium();
 const failures = [];
 const passed = [];
 
 async function onPage(path, check) {
-  const page = await browser.newPage();
-  const errors = [];
-  page.on("pageerror", (error) => errors.push(error.message));
+  const { page, errors } = await pageWithErrors(browser);
   try {
     await page.goto(`${base}${path}`);
     await check(page);
@@ -148,8 +142,4 @@ await onPage("/shortener/", async (page) => {
 });
 
 await browser.close();
-if (failures.length) {
-  console.error(failures.join("\n"));
-  process.exit(1);
-}
-console.log(`pages work: ${passed.join(", ")}`);
+report(failures, `pages work: ${passed.join(", ")}`);
