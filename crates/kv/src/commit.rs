@@ -161,7 +161,9 @@ fn commit_loop(shared: &Shared, store: &Store) {
             jobs.into_iter().map(|job| (job.work, job.done)).unzip();
         // A panicking command must not take the thread (and every later write) with it:
         // its group's connections get an error instead (their senders are dropped).
-        let ran = std::panic::catch_unwind(AssertUnwindSafe(|| run_group(store, &mut works)));
+        let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            run_group(store, &mut works, MAX_GROUP_BYTES);
+        }));
         if ran.is_err() {
             tracing::error!("a commit group panicked");
             continue;
@@ -220,8 +222,26 @@ impl PendingSets {
     }
 }
 
-/// Runs every batch of a group in queue order; each batch's commands in its order.
-fn run_group(store: &Store, works: &mut [Work]) {
+/// One connection's batch run on its own (inline or on the blocking pool), by the same
+/// rules as a group: runs of plain `SET`s become engine batches of at most `max_bytes`.
+pub(crate) fn run_batch(
+    store: &Store,
+    commands: Vec<Command>,
+    session: &mut Session,
+    max_bytes: usize,
+) -> Vec<Frame> {
+    let replies = Vec::with_capacity(commands.len());
+    let taken = std::mem::replace(session, Session::new(session.id));
+    let mut works = [Work { commands, session: taken, replies }];
+    run_group(store, &mut works, max_bytes);
+    let [Work { session: ran, replies, .. }] = works;
+    *session = ran;
+    replies
+}
+
+/// Runs every batch of a group in queue order; each batch's commands in its order. Runs
+/// of plain `SET`s are written as engine batches of at most `max_bytes` of keys and values.
+fn run_group(store: &Store, works: &mut [Work], max_bytes: usize) {
     let mut pending = PendingSets::default();
     for index in 0..works.len() {
         let commands = std::mem::take(&mut works[index].commands);
@@ -233,7 +253,7 @@ fn run_group(store: &Store, works: &mut [Work]) {
             let command = match command.into_plain_set() {
                 Ok((key, value)) => {
                     let bytes = key.len() + value.len();
-                    if pending.bytes + bytes > MAX_GROUP_BYTES {
+                    if pending.bytes + bytes > max_bytes {
                         pending.write(store, works);
                     }
                     let work = &mut works[index];

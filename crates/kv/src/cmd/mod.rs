@@ -24,8 +24,6 @@ mod ttl;
 
 use bytes::Bytes;
 
-use std::sync::atomic::Ordering;
-
 use crate::db::Store;
 use crate::error::KvError;
 use crate::frame::Frame;
@@ -261,39 +259,7 @@ pub const MAX_COALESCED_BYTES: usize = 1024 * 1024;
 /// with `always`): the same outcome as one by one, since nothing else of this connection
 /// runs in between, at a fraction of the commits when a client pipelines writes.
 pub fn apply_all(commands: Vec<Command>, store: &Store, session: &mut Session) -> Vec<Frame> {
-    let count = u64::try_from(commands.len()).unwrap_or(u64::MAX);
-    store.counters().commands_processed.fetch_add(count, Ordering::Relaxed);
-    let mut replies = Vec::with_capacity(commands.len());
-    let mut commands = commands.into_iter().peekable();
-    while let Some(command) = commands.next() {
-        let Command::Set(first) = command else {
-            replies.push(command.apply(store, session));
-            continue;
-        };
-        if first.plain_pair().is_none() {
-            replies.push(Command::Set(first).apply(store, session));
-            continue;
-        }
-        let mut run_bytes = first.plain_pair().map_or(0, |(key, value)| key.len() + value.len());
-        let mut run = vec![first];
-        while let Some(Command::Set(next)) = commands.peek() {
-            let Some((key, value)) = next.plain_pair() else { break };
-            run_bytes += key.len() + value.len();
-            if run_bytes > MAX_COALESCED_BYTES {
-                break;
-            }
-            if let Some(Command::Set(next)) = commands.next() {
-                run.push(next);
-            }
-        }
-        let pairs: Vec<(&[u8], &[u8])> = run.iter().filter_map(Set::plain_pair).collect();
-        let reply = match store.set_many(&pairs) {
-            Ok(()) => Frame::ok(),
-            Err(error) => Frame::error(error.resp_message()),
-        };
-        replies.extend(std::iter::repeat_n(reply, run.len()));
-    }
-    replies
+    crate::commit::run_batch(store, commands, session, MAX_COALESCED_BYTES)
 }
 
 /// `ERR wrong number of arguments for 'get' command`, Redis's text.
