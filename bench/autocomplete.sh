@@ -24,6 +24,8 @@
 # issue's scale. Uses a private Redis on port 6390 (never 6379: the tests' Redis).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/common.sh
+source bench/common.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/blueprint/target}"
 LINES="${1:-100000000}"
 DISTINCT="${2:-10000000}"
@@ -43,14 +45,8 @@ fi
 cargo build --quiet --release -p blueprint
 cargo build --quiet --release -p blueprint-autocomplete --example build_bench --example redisearch_bench
 
-# Both servers run at the same raised priority (nice -10, when allowed) so the machine's
-# other services (RabbitMQ's schedulers wake on cpu 0 every few ms) preempt them less.
-# NICE=0 turns it off.
-NICE="${NICE:--10}"
-SERVER_PRIORITY=""
-if [ "$NICE" != 0 ] && nice -n "$NICE" true 2>/dev/null; then SERVER_PRIORITY="nice -n $NICE"; fi
+# Both servers at SERVER_PRIORITY (bench/common.sh).
 CLIENT_CPU=$(( $(nproc) > 1 ? 1 : 0 ))
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PORT="$(free_port)"
 DATA="$(mktemp -d "${BENCH_TMPDIR:-/tmp}/autocomplete-bench.XXXXXX")"
 PIDS=()

@@ -6,6 +6,8 @@
 # Needs wrk (Debian package `wrk`) and a release build (this script builds it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/common.sh
+source bench/common.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/blueprint/target}"
 SECONDS_PER_RUN="${1:-5}"
 CONNECTIONS="${2:-32}"
@@ -18,7 +20,6 @@ cargo build --quiet --release -p blueprint
 CORES="$(nproc)"
 SERVER_CPU=0
 CLIENT_CPU=$(( CORES > 1 ? 1 : 0 ))
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PORT="$(free_port)"
 DATA="$(mktemp -d)"
 RUST_LOG=warn taskset -c "$SERVER_CPU" "$BIN" ids serve --port "$PORT" --data-dir "$DATA" >/dev/null 2>&1 &

@@ -9,6 +9,8 @@
 # Redis instead (its own persistence settings). Needs redis-server, redis-benchmark and a
 # release build (this script builds it).
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/common.sh
+source bench/common.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/blueprint/target}"
 REQUESTS="${1:-200000}"
 PIPELINE="${2:-16}"
@@ -19,7 +21,6 @@ BIN="$CARGO_TARGET_DIR/release/blueprint"
 # Always build: a stale binary would measure old code. A no-op when it is fresh.
 cargo build --quiet --release -p blueprint
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 HTTP_PORT="$(free_port)"
 RESP_PORT="$(free_port)"
 DATA="$(mktemp -d)"

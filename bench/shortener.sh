@@ -17,6 +17,8 @@
 # (this script builds it). ROUNDS (default 3) sets the alternating rounds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/common.sh
+source bench/common.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/blueprint/target}"
 LINKS="${1:-1000000}"
 SECONDS_PER_RUN="${2:-10}"
@@ -30,16 +32,10 @@ ROUNDS="${ROUNDS:-3}"
 # SKIP_BUILD=1 measures the binary already built (e.g. while the tree does not compile).
 [ "${SKIP_BUILD:-}" = 1 ] || cargo build --quiet --release -p blueprint
 
-# Both servers run at the same raised priority (nice -10, when allowed) so the machine's
-# other services (RabbitMQ's schedulers wake on cpu 0 every few ms) preempt them less:
-# the tail then measures the servers, not the neighbours. NICE=0 turns it off.
-NICE="${NICE:--10}"
-SERVER_PRIORITY=""
-if [ "$NICE" != 0 ] && nice -n "$NICE" true 2>/dev/null; then SERVER_PRIORITY="nice -n $NICE"; fi
+# Both servers at SERVER_PRIORITY (bench/common.sh).
 CORES="$(nproc)"
 SERVER_CPU=0
 CLIENT_CPU=$(( CORES > 1 ? 1 : 0 ))
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PORT="$(free_port)"
 DATA="$(mktemp -d)"
 PID=""
