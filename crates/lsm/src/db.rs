@@ -16,7 +16,7 @@ use parking_lot::{Condvar, Mutex};
 use crate::batch::{WriteBatch, validate_key};
 use crate::cache::BlockCache;
 use crate::commit::{CommitQueue, Condition};
-use crate::entry::{Entry, Kind};
+use crate::entry::{Found, Kind};
 use crate::error::{Error, IoContext, Result};
 use crate::flush::{build_table, flush_worker, remove_file_if_present, sync_worker};
 use crate::iter::{Iter, MergeIter, Source, prefix_end};
@@ -132,25 +132,36 @@ impl Inner {
         key: &[u8],
         seq: u64,
     ) -> Result<Option<LiveValue>> {
-        // Only values with a TTL need the clock.
-        let live = |entry: Entry| match entry.kind {
+        Ok(self.find_at(version, key, seq)?.and_then(|found| self.live(found)))
+    }
+
+    /// What a reader sees of a version found: nothing for a tombstone or an expired put.
+    fn live(&self, found: Found) -> Option<LiveValue> {
+        match found.kind {
+            // Only values with a TTL need the clock.
             Kind::PutExpiring => {
-                let alive = entry.live_value(self.options.clock.now_ms()).is_some();
-                let expires_at_ms = Some(entry.expires_at_ms);
-                alive.then_some(LiveValue { value: entry.value, expires_at_ms })
+                (found.expires_at_ms > self.options.clock.now_ms()).then_some(LiveValue {
+                    value: found.value,
+                    expires_at_ms: Some(found.expires_at_ms),
+                })
             }
-            Kind::Put => Some(LiveValue { value: entry.value, expires_at_ms: None }),
+            Kind::Put => Some(LiveValue { value: found.value, expires_at_ms: None }),
             Kind::Tombstone => None,
-        };
+        }
+    }
+
+    /// The newest version of `key` at `seq` (a tombstone or an expired put included):
+    /// memtables newest first, then tables newest first.
+    fn find_at(&self, version: &SuperVersion, key: &[u8], seq: u64) -> Result<Option<Found>> {
         for memtable in version.memtables() {
-            if let Some(entry) = memtable.get(key, seq) {
-                return Ok(live(entry));
+            if let Some(found) = memtable.get(key, seq) {
+                return Ok(Some(found));
             }
         }
         let hash = hash_key(key);
         for table in &version.tables {
-            if let Some(entry) = table.get(key, hash, seq)? {
-                return Ok(live(entry));
+            if let Some(found) = table.get(key, hash, seq)? {
+                return Ok(Some(found));
             }
         }
         Ok(None)
@@ -320,7 +331,8 @@ impl Db {
         validate_key(key)?;
         // Load the version before the sequence number: a compaction installed after the
         // load cannot have dropped a version this read needs (see compaction docs).
-        let version = self.inner.current.load_full();
+        // A guard, not a reference count: no shared counter bounces between cores.
+        let version = self.inner.current.load();
         let seq = self.inner.visible_seq.load(Ordering::Acquire);
         self.inner.get_at(&version, key, seq)
     }
@@ -330,7 +342,7 @@ impl Db {
     pub fn get_with_expiry(&self, key: impl AsRef<[u8]>) -> Result<Option<LiveValue>> {
         let key = key.as_ref();
         validate_key(key)?;
-        let version = self.inner.current.load_full();
+        let version = self.inner.current.load();
         let seq = self.inner.visible_seq.load(Ordering::Acquire);
         self.inner.get_live_at(&version, key, seq)
     }
@@ -524,7 +536,7 @@ impl Snapshot {
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
         let key = key.as_ref();
         validate_key(key)?;
-        self.inner.get_at(&self.inner.current.load_full(), key, self.seq)
+        self.inner.get_at(&self.inner.current.load(), key, self.seq)
     }
 
     /// Live pairs with keys in `range` as of the snapshot.

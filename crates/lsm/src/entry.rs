@@ -55,6 +55,17 @@ impl Entry {
     }
 }
 
+/// A point read's answer: one version of the key asked for (the key itself is the
+/// caller's, so it is not copied).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Found {
+    pub seq: u64,
+    pub kind: Kind,
+    /// Meaningful for `PutExpiring` only.
+    pub expires_at_ms: u64,
+    pub value: Vec<u8>,
+}
+
 /// Orders `(key, seq)` pairs: keys ascending, then newer (higher) sequence numbers first.
 pub(crate) fn compare_internal(a_key: &[u8], a_seq: u64, b_key: &[u8], b_seq: u64) -> Ordering {
     a_key.cmp(b_key).then(b_seq.cmp(&a_seq))

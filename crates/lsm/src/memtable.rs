@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use parking_lot::RwLock;
 
-use crate::entry::{Entry, Kind};
+use crate::entry::{Entry, Found, Kind};
 
 #[derive(Debug, Clone)]
 struct Version {
@@ -83,12 +83,17 @@ impl Memtable {
         self.max_seq.fetch_max(max_seq, Ordering::AcqRel);
     }
 
-    /// The newest version of `key` with `seq <= snapshot_seq`.
-    pub(crate) fn get(&self, key: &[u8], snapshot_seq: u64) -> Option<Entry> {
+    /// The newest version of `key` with `seq <= snapshot_seq` (its value copied, not its key).
+    pub(crate) fn get(&self, key: &[u8], snapshot_seq: u64) -> Option<Found> {
         let map = self.map.read();
         let versions = map.get(key)?;
         let version = versions.iter().rev().find(|version| version.seq <= snapshot_seq)?;
-        Some(to_entry(key, version))
+        Some(Found {
+            seq: version.seq,
+            kind: version.kind,
+            expires_at_ms: version.expires_at_ms,
+            value: version.value.clone(),
+        })
     }
 
     /// Every version of up to `max_keys` keys after `from`, in internal order.

@@ -11,7 +11,7 @@
 
 use std::cmp::Ordering;
 
-use crate::entry::{Cursor, Entry, Kind, compare_internal, put_varint};
+use crate::entry::{Cursor, Entry, Found, Kind, compare_internal, put_varint};
 use crate::options::{Compression, MAX_KEY_BYTES, MAX_VALUE_BYTES};
 
 /// No uncompressed block can be larger than one maximal entry plus slack, so a claimed
@@ -140,6 +140,26 @@ impl Block {
             return Err("trailing bytes after entry");
         }
         Ok(Entry { key, seq, kind, expires_at_ms, value })
+    }
+
+    /// The newest version of `key` with a sequence number `<= seq` in this block, copying
+    /// only its value (a point read needs neither the key back nor an [`Entry`]).
+    pub(crate) fn get(&self, key: &[u8], seq: u64) -> Result<Option<Found>, &'static str> {
+        let position = self.seek(key, seq)?;
+        if position >= self.len() {
+            return Ok(None);
+        }
+        let (mut cursor, key_len, value_len, found_seq, kind) = self.header(position)?;
+        let expires_at_ms =
+            if kind == Kind::PutExpiring { cursor.varint().ok_or("malformed expiry")? } else { 0 };
+        if cursor.take(key_len).ok_or("key overruns entry")? != key {
+            return Ok(None);
+        }
+        let value = cursor.take(value_len).ok_or("value overruns entry")?.to_vec();
+        if !cursor.is_empty() {
+            return Err("trailing bytes after entry");
+        }
+        Ok(Some(Found { seq: found_seq, kind, expires_at_ms, value }))
     }
 
     /// Index of the first entry at or after `(key, seq)` in internal order (`len()` if none).
@@ -280,6 +300,23 @@ mod tests {
     }
 
     #[test]
+    fn get_returns_the_visible_version_of_exactly_the_key_asked_for() {
+        let block = built(&sample());
+        let found = block.get(b"apple", u64::MAX).expect("read").expect("found");
+        assert_eq!(
+            (found.seq, found.kind, found.value),
+            (9, Kind::Put, b"value-of-apple".to_vec())
+        );
+        let older = block.get(b"apple", 5).expect("read").expect("found");
+        assert_eq!((older.seq, older.kind), (3, Kind::Tombstone));
+        let expiring = block.get(b"banana", u64::MAX).expect("read").expect("found");
+        assert_eq!(expiring.expires_at_ms, 77);
+        assert_eq!(block.get(b"apple", 2), Ok(None), "apple is not visible at 2");
+        assert_eq!(block.get(b"avocado", u64::MAX), Ok(None), "next key is not the key");
+        assert_eq!(block.get(b"zebra", u64::MAX), Ok(None));
+    }
+
+    #[test]
     fn every_compression_round_trips_through_the_frame() {
         let raw = b"hello hello hello hello hello hello hello hello".repeat(20);
         for compression in [Compression::None, Compression::Lz4, Compression::Zstd(3)] {
@@ -303,6 +340,7 @@ mod tests {
                 for index in 0..block.len() {
                     let _ = block.entry(index);
                     let _ = block.key_at(index);
+                    let _ = block.get(b"k", u64::MAX);
                 }
                 let _ = block.seek(b"key", 5);
             }

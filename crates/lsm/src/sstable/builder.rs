@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::block::{BlockBuilder, frame};
 use super::bloom::{Bloom, hash_key};
-use super::footer::{BlockHandle, Footer};
+use super::footer::{BlockHandle, Footer, TABLE_FORMAT_VERSION};
 use super::{IndexEntry, Properties, encode_index};
 use crate::entry::{Entry, Kind, compare_internal};
 use crate::error::{IoContext, Result};
@@ -119,7 +119,7 @@ impl TableBuilder {
         let bloom = self.write_framed(&frame(&bloom.encode(), Compression::None))?;
         let index = self.write_framed(&frame(&encode_index(&self.index), Compression::None))?;
         let properties = self.write_framed(&frame(&self.properties.encode(), Compression::None))?;
-        let footer = Footer { index, bloom, properties };
+        let footer = Footer { index, bloom, properties, version: TABLE_FORMAT_VERSION };
         self.write_framed(&footer.encode())?;
         self.out.flush().at(&self.path)?;
         self.out.get_ref().sync_all().at(&self.path)

@@ -5,8 +5,11 @@ use crate::entry::Cursor;
 
 /// "BPLSMSST" in ASCII: identifies a Blueprint SSTable.
 pub(crate) const TABLE_MAGIC: u64 = u64::from_le_bytes(*b"BPLSMSST");
-/// Bumped on any incompatible change of the table format.
-pub(crate) const TABLE_FORMAT_VERSION: u32 = 1;
+/// Bumped on any incompatible change of the table format. Version 2 (the one written)
+/// has blocked bloom filters; version 1 tables (standard filters) are still read.
+pub(crate) const TABLE_FORMAT_VERSION: u32 = 2;
+/// The oldest format version still read.
+pub(crate) const OLDEST_READABLE_FORMAT_VERSION: u32 = 1;
 /// Three handles of 16 bytes, version, magic, CRC.
 pub(crate) const FOOTER_BYTES: usize = 3 * 16 + 4 + 8 + 4;
 
@@ -22,6 +25,8 @@ pub(crate) struct Footer {
     pub index: BlockHandle,
     pub bloom: BlockHandle,
     pub properties: BlockHandle,
+    /// The table's format version (decides the bloom filter's layout).
+    pub version: u32,
 }
 
 impl Footer {
@@ -31,7 +36,7 @@ impl Footer {
             out.extend_from_slice(&handle.offset.to_le_bytes());
             out.extend_from_slice(&handle.len.to_le_bytes());
         }
-        out.extend_from_slice(&TABLE_FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&self.version.to_le_bytes());
         out.extend_from_slice(&TABLE_MAGIC.to_le_bytes());
         let crc = crc32fast::hash(&out);
         out.extend_from_slice(&crc.to_le_bytes());
@@ -61,10 +66,10 @@ impl Footer {
         if crc32fast::hash(body) != stored_crc {
             return Err("footer checksum mismatch");
         }
-        if version != TABLE_FORMAT_VERSION {
+        if !(OLDEST_READABLE_FORMAT_VERSION..=TABLE_FORMAT_VERSION).contains(&version) {
             return Err("unsupported table format version");
         }
-        Ok(Self { index, bloom, properties })
+        Ok(Self { index, bloom, properties, version })
     }
 }
 
@@ -77,7 +82,16 @@ mod tests {
             index: BlockHandle { offset: 100, len: 20 },
             bloom: BlockHandle { offset: 120, len: 30 },
             properties: BlockHandle { offset: 150, len: 40 },
+            version: TABLE_FORMAT_VERSION,
         }
+    }
+
+    #[test]
+    fn a_version_from_the_future_is_refused_and_version_one_is_read() {
+        let future = Footer { version: TABLE_FORMAT_VERSION + 1, ..sample() };
+        assert_eq!(Footer::decode(&future.encode()), Err("unsupported table format version"));
+        let old = Footer { version: 1, ..sample() };
+        assert_eq!(Footer::decode(&old.encode()), Ok(old));
     }
 
     #[test]

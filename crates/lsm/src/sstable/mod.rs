@@ -9,6 +9,7 @@ pub(crate) mod block;
 pub(crate) mod bloom;
 pub(crate) mod builder;
 pub(crate) mod footer;
+pub(crate) mod index;
 pub(crate) mod reader;
 
 use crate::entry::{Cursor, put_varint};

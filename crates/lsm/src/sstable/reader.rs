@@ -2,7 +2,6 @@
 //! block) and iterates it in order. Every block's checksum is verified when it is read
 //! from disk; a mismatch is a `Corruption` error naming the file and the block's offset.
 
-use std::cmp::Ordering;
 use std::fs::File;
 use std::ops::Bound;
 use std::os::unix::fs::FileExt;
@@ -10,11 +9,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::block::{Block, unframe};
-use super::bloom::Bloom;
+use super::bloom::{Bloom, Layout};
 use super::footer::{BlockHandle, FOOTER_BYTES, Footer};
-use super::{IndexEntry, Properties, decode_index};
+use super::index::Index;
+use super::{Properties, decode_index};
 use crate::cache::BlockCache;
-use crate::entry::{Entry, compare_internal};
+use crate::entry::{Entry, Found};
 use crate::error::{Error, IoContext, Result};
 
 pub(crate) struct Table {
@@ -22,7 +22,7 @@ pub(crate) struct Table {
     path: PathBuf,
     file: File,
     file_bytes: u64,
-    index: Vec<IndexEntry>,
+    index: Index,
     bloom: Bloom,
     properties: Properties,
     cache: Arc<BlockCache>,
@@ -59,7 +59,8 @@ impl Table {
         };
         let index = decode_index(&read_meta(footer.index)?)
             .ok_or_else(|| Error::corruption(path, footer.index.offset, "malformed index block"))?;
-        let bloom = Bloom::decode(&read_meta(footer.bloom)?)
+        let layout = if footer.version == 1 { Layout::Standard } else { Layout::Blocked };
+        let bloom = Bloom::decode(&read_meta(footer.bloom)?, layout)
             .ok_or_else(|| Error::corruption(path, footer.bloom.offset, "malformed bloom block"))?;
         let properties = Properties::decode(&read_meta(footer.properties)?).ok_or_else(|| {
             Error::corruption(path, footer.properties.offset, "malformed properties block")
@@ -73,6 +74,7 @@ impl Table {
                 "data block handle out of range",
             ));
         }
+        let index = Index::new(&index);
         Ok(Self { id, path: path.to_path_buf(), file, file_bytes, index, bloom, properties, cache })
     }
 
@@ -90,7 +92,7 @@ impl Table {
 
     /// Bytes of index and bloom filter held in memory while the table is open.
     pub(crate) fn resident_bytes(&self) -> usize {
-        self.bloom.bytes() + self.index.iter().map(|entry| entry.last_key.len() + 40).sum::<usize>()
+        self.bloom.bytes() + self.index.resident_bytes()
     }
 
     /// The newest version of `key` with `seq <= snapshot_seq`, if this table has one.
@@ -99,7 +101,7 @@ impl Table {
         key: &[u8],
         key_hash: u64,
         snapshot_seq: u64,
-    ) -> Result<Option<Entry>> {
+    ) -> Result<Option<Found>> {
         if self.properties.entry_count == 0
             || key < self.properties.first_key.as_slice()
             || key > self.properties.last_key.as_slice()
@@ -112,32 +114,22 @@ impl Table {
             return Ok(None);
         }
         let block = self.read_block(block_index, true)?;
-        let position = block
-            .seek(key, snapshot_seq)
-            .map_err(|reason| self.block_corruption(block_index, reason))?;
-        if position >= block.len() {
-            return Ok(None);
-        }
-        let entry =
-            block.entry(position).map_err(|reason| self.block_corruption(block_index, reason))?;
-        Ok((entry.key == key).then_some(entry))
+        block.get(key, snapshot_seq).map_err(|reason| self.block_corruption(block_index, reason))
     }
 
     /// The first block whose last internal key is at or after `(key, seq)`.
     fn block_for(&self, key: &[u8], seq: u64) -> usize {
-        self.index.partition_point(|entry| {
-            compare_internal(&entry.last_key, entry.last_seq, key, seq) == Ordering::Less
-        })
+        self.index.block_for(key, seq)
     }
 
     fn block_corruption(&self, block_index: usize, reason: &str) -> Error {
-        let offset = self.index.get(block_index).map_or(0, |entry| entry.handle.offset);
+        let offset = self.index.handle(block_index).map_or(0, |handle| handle.offset);
         Error::corruption(&self.path, offset, reason)
     }
 
     /// Reads, verifies and decodes a data block, through the cache when `fill_cache`.
     fn read_block(&self, block_index: usize, fill_cache: bool) -> Result<Arc<Block>> {
-        let handle = self.index[block_index].handle;
+        let handle = self.index.handles()[block_index];
         let cache_key = (self.id, handle.offset);
         if let Some(block) = self.cache.get(cache_key) {
             return Ok(block);
@@ -264,7 +256,11 @@ mod tests {
         let table = build(dir.path(), &all);
         for entry in &all {
             let found = table.get(&entry.key, hash_key(&entry.key), u64::MAX).expect("read");
-            assert_eq!(found.as_ref(), Some(entry));
+            let found = found.expect("found");
+            assert_eq!(
+                (found.seq, found.kind, &found.value),
+                (entry.seq, entry.kind, &entry.value)
+            );
         }
         assert_eq!(
             table.get(b"key-999999", hash_key(b"key-999999"), u64::MAX).expect("read"),
@@ -308,6 +304,49 @@ mod tests {
             }
             other => panic!("expected corruption, got {other:?}"),
         }
+    }
+
+    /// Rewrites a table as format version 1 wrote it: a standard bloom filter.
+    fn rewrite_as_version_one(path: &Path, keys: &[Vec<u8>]) {
+        use crate::sstable::block::frame;
+        let bytes = std::fs::read(path).expect("read");
+        let footer = Footer::decode(&bytes[bytes.len() - FOOTER_BYTES..]).expect("footer");
+        let slice = |handle: BlockHandle| {
+            bytes[handle.offset as usize..(handle.offset + handle.len) as usize].to_vec()
+        };
+        let hashes: Vec<u64> = keys.iter().map(|key| hash_key(key)).collect();
+        let bloom = Bloom::build_with(&hashes, 10, Layout::Standard);
+        let mut out = bytes[..footer.bloom.offset as usize].to_vec();
+        let place = |framed: Vec<u8>, out: &mut Vec<u8>| {
+            let handle = BlockHandle { offset: out.len() as u64, len: framed.len() as u64 };
+            out.extend_from_slice(&framed);
+            handle
+        };
+        let bloom = place(frame(&bloom.encode(), Compression::None), &mut out);
+        let index = place(slice(footer.index), &mut out);
+        let properties = place(slice(footer.properties), &mut out);
+        out.extend_from_slice(&Footer { index, bloom, properties, version: 1 }.encode());
+        std::fs::write(path, out).expect("write");
+    }
+
+    #[test]
+    fn a_version_one_table_with_a_standard_bloom_filter_is_still_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let all = entries(500);
+        let path = dir.path().join("000001.sst");
+        drop(build(dir.path(), &all));
+        let keys: Vec<Vec<u8>> = all.iter().map(|entry| entry.key.clone()).collect();
+        rewrite_as_version_one(&path, &keys);
+        let table = Table::open(&path, 1, Arc::new(BlockCache::new(1 << 20))).expect("open v1");
+        for entry in &all {
+            let found = table.get(&entry.key, hash_key(&entry.key), u64::MAX).expect("read");
+            assert_eq!(found.map(|found| found.value), Some(entry.value.clone()));
+        }
+        let absent = (0..1_000).filter(|i| {
+            let key = format!("absent-{i}").into_bytes();
+            table.get(&key, hash_key(&key), u64::MAX).expect("read").is_none()
+        });
+        assert_eq!(absent.count(), 1_000);
     }
 
     #[test]
