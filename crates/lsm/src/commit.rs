@@ -16,6 +16,7 @@ use crate::batch::{WriteBatch, encode_wal_payload};
 use crate::db::Inner;
 use crate::error::{Error, Result};
 use crate::options::Durability;
+use crate::sstable::bloom::hash_key;
 
 /// Most batch bytes one leader commits as one WAL record: bounds the latency a follower
 /// waits behind a huge group and the size of the leader's encoding buffer.
@@ -171,6 +172,11 @@ impl Inner {
             }
         }
         self.last_seq.store(last_seq, Ordering::Release);
+        // Before the writes are visible: a reader that can see them finds their rows
+        // current or their buckets marked (row_cache's rule 1).
+        if let Some(rows) = &self.rows {
+            rows.write(&entries, hash_key);
+        }
         self.current.load().active.insert(entries);
         self.visible_seq.store(last_seq, Ordering::Release);
         Ok(applied)

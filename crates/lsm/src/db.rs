@@ -23,6 +23,7 @@ use crate::iter::{Iter, MergeIter, Source, prefix_end};
 use crate::manifest::{Manifest, sync_dir};
 use crate::memtable::{Memtable, MemtableIter};
 use crate::options::{Durability, Options};
+use crate::row_cache::RowCache;
 use crate::sstable::bloom::hash_key;
 use crate::sstable::builder::TableSettings;
 use crate::sstable::reader::{Table, TableIter};
@@ -42,6 +43,8 @@ pub(crate) struct Inner {
     pub options: Options,
     pub settings: TableSettings,
     pub cache: Arc<BlockCache>,
+    /// Newest versions of hot keys, if [`Options::row_cache_bytes`] is set.
+    pub rows: Option<RowCache>,
     /// What readers see; replaced (never mutated) under `state`.
     pub current: ArcSwap<SuperVersion>,
     /// The manifest as last stored (plus the next file id); serialises version changes.
@@ -132,7 +135,16 @@ impl Inner {
         key: &[u8],
         seq: u64,
     ) -> Result<Option<LiveValue>> {
-        Ok(self.find_at(version, key, seq)?.and_then(|found| self.live(found)))
+        let hash = hash_key(key);
+        let Some(rows) = &self.rows else {
+            return Ok(self.find_at(version, key, hash, seq)?.and_then(|found| self.live(found)));
+        };
+        if let Some(cached) = rows.get(key, hash, seq) {
+            return Ok(cached.and_then(|found| self.live(found)));
+        }
+        let found = self.find_at(version, key, hash, seq)?;
+        rows.fill(key, hash, seq, found.as_ref());
+        Ok(found.and_then(|found| self.live(found)))
     }
 
     /// What a reader sees of a version found: nothing for a tombstone or an expired put.
@@ -152,13 +164,18 @@ impl Inner {
 
     /// The newest version of `key` at `seq` (a tombstone or an expired put included):
     /// memtables newest first, then tables newest first.
-    fn find_at(&self, version: &SuperVersion, key: &[u8], seq: u64) -> Result<Option<Found>> {
+    fn find_at(
+        &self,
+        version: &SuperVersion,
+        key: &[u8],
+        hash: u64,
+        seq: u64,
+    ) -> Result<Option<Found>> {
         for memtable in version.memtables() {
             if let Some(found) = memtable.get(key, seq) {
                 return Ok(Some(found));
             }
         }
-        let hash = hash_key(key);
         for table in &version.tables {
             if let Some(found) = table.get(key, hash, seq)? {
                 return Ok(Some(found));
@@ -215,6 +232,12 @@ pub struct Stats {
     pub block_cache_hits: u64,
     /// Block reads that went to disk since open.
     pub block_cache_misses: u64,
+    /// Bytes of rows in the row cache (0 when it is off).
+    pub row_cache_bytes: usize,
+    /// Point reads answered by the row cache since open.
+    pub row_cache_hits: u64,
+    /// Point reads the row cache could not answer since open (0 when it is off).
+    pub row_cache_misses: u64,
     /// Keys plus values committed since open.
     pub user_bytes_written: u64,
     /// WAL record bytes written since open.
@@ -316,6 +339,7 @@ impl Db {
             shutdown: AtomicBool::new(false),
             background_error: Mutex::new(None),
             _lock_file: lock_file,
+            rows: RowCache::new(options.row_cache_bytes),
             dir,
             options,
             settings,
@@ -468,6 +492,9 @@ impl Db {
             last_seq: self.inner.visible_seq.load(Ordering::Acquire),
             block_cache_hits: self.inner.cache.hits(),
             block_cache_misses: self.inner.cache.misses(),
+            row_cache_bytes: self.inner.rows.as_ref().map_or(0, RowCache::used_bytes),
+            row_cache_hits: self.inner.rows.as_ref().map_or(0, RowCache::hits),
+            row_cache_misses: self.inner.rows.as_ref().map_or(0, RowCache::misses),
             user_bytes_written: self.inner.written.user_bytes.load(Ordering::Relaxed),
             wal_bytes_written: self.inner.written.wal_bytes.load(Ordering::Relaxed),
             flush_bytes_written: self.inner.written.flush_bytes.load(Ordering::Relaxed),

@@ -27,6 +27,8 @@
 //! - `flush`: freezing memtables and writing them to tables without blocking writers.
 //! - `sstable/{block,builder,reader,bloom,footer}`: the table format (below).
 //! - `cache`: the sharded, byte-bounded block cache (CLOCK eviction).
+//! - `row_cache`: the optional cache of newest versions for hot point reads, kept
+//!   current by the commit leader (its docs say why a row is never stale).
 //! - `compaction/{tiered}`: what to merge and how versions are purged.
 //! - `manifest`: the crash-safe list of live tables (temp file, fsync, rename, fsync dir).
 //! - `iter`: k-way merge and the visible-version filter behind scans.
@@ -125,6 +127,7 @@ mod iter;
 mod manifest;
 mod memtable;
 mod options;
+mod row_cache;
 mod sstable;
 mod version;
 mod wal;

@@ -66,7 +66,7 @@ fn operation() -> impl Strategy<Value = Operation> {
         2 => (any::<u8>(), any::<bool>(), proptest::option::of(value()))
             .prop_map(|(key, expect_current, new)| Operation::CompareAndSwap { key, expect_current, new }),
         2 => (1u64..2_000).prop_map(Operation::AdvanceClock),
-        4 => any::<u8>().prop_map(Operation::Get),
+        8 => any::<u8>().prop_map(Operation::Get),
         2 => (any::<u8>(), any::<u8>()).prop_map(|(a, b)| Operation::Range(a, b)),
         1 => (0u8..5).prop_map(Operation::Prefix),
         1 => Just(Operation::TakeSnapshot),
@@ -96,7 +96,7 @@ struct Harness {
 }
 
 impl Harness {
-    fn new(auto_compaction: bool) -> Self {
+    fn new(auto_compaction: bool, row_cache_bytes: usize) -> Self {
         let clock = Arc::new(ManualClock::new(1_000_000));
         let options = Options {
             memtable_bytes: 2048,
@@ -107,6 +107,7 @@ impl Harness {
             auto_compaction,
             compaction: CompactionOptions { min_merge_width: 2, ..CompactionOptions::default() },
             clock: clock.clone(),
+            row_cache_bytes,
             ..Options::default()
         };
         let dir = tempfile::tempdir().unwrap();
@@ -247,8 +248,12 @@ impl Harness {
     }
 }
 
-fn run_sequence(operations: Vec<Operation>, auto_compaction: bool) -> Result<(), TestCaseError> {
-    let mut harness = Harness::new(auto_compaction);
+fn run_sequence(
+    operations: Vec<Operation>,
+    auto_compaction: bool,
+    row_cache_bytes: usize,
+) -> Result<(), TestCaseError> {
+    let mut harness = Harness::new(auto_compaction, row_cache_bytes);
     for operation in operations {
         harness.run(operation)?;
     }
@@ -264,7 +269,10 @@ proptest! {
     fn the_engine_matches_a_btreemap_under_random_operations(
         operations in proptest::collection::vec(operation(), 1..80),
         auto_compaction in any::<bool>(),
+        // Off; so small that nearly every fill evicts (2 KiB over 16 shards: about one
+        // row each), which exercises the marks; large enough to keep every key.
+        row_cache_bytes in prop_oneof![Just(0usize), Just(2048), Just(1 << 20)],
     ) {
-        run_sequence(operations, auto_compaction)?;
+        run_sequence(operations, auto_compaction, row_cache_bytes)?;
     }
 }
