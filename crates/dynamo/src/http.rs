@@ -1,5 +1,8 @@
-//! The HTTP front end: `GET/PUT/DELETE /api/v1/kv/{key}` and
-//! `GET /api/v1/kv-cluster/status`.
+//! The HTTP front end: `GET/PUT/DELETE /api/v1/kv/{key}`, and for operators
+//! `GET /api/v1/kv-cluster/status`, `GET /api/v1/kv-cluster/merkle` (this node's Merkle
+//! root per peer, as hex: replicas have converged when each pair's roots are equal) and
+//! `POST /api/v1/kv-cluster/anti-entropy` (one anti-entropy round now; answers its
+//! report). Like the RPC port, these trust their network.
 //!
 //! The causal context travels in the `X-Blueprint-Context` header (as Riak's
 //! `X-Riak-Vclock`): a `GET` returns it, a `PUT` or `DELETE` sends it back to supersede
@@ -19,7 +22,7 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +38,8 @@ pub fn http_router(handle: NodeHandle) -> Router {
     Router::new()
         .route("/api/v1/kv/{key}", get(get_key).put(put_key).delete(delete_key))
         .route("/api/v1/kv-cluster/status", get(status))
+        .route("/api/v1/kv-cluster/merkle", get(merkle))
+        .route("/api/v1/kv-cluster/anti-entropy", post(anti_entropy))
         .layer(DefaultBodyLimit::max(MAX_VALUE_BYTES))
         .with_state(handle)
 }
@@ -168,4 +173,26 @@ async fn delete_key(
 
 async fn status(State(handle): State<NodeHandle>) -> Response {
     axum::Json(handle.status()).into_response()
+}
+
+#[derive(Debug, Serialize)]
+struct MerkleBody {
+    node: String,
+    /// Peer id → root hash as 16 hex digits (a JSON number would lose bits in browsers).
+    roots: std::collections::BTreeMap<String, String>,
+}
+
+async fn merkle(State(handle): State<NodeHandle>) -> Response {
+    match handle.merkle_roots() {
+        Ok(roots) => axum::Json(MerkleBody {
+            node: handle.node_id().to_owned(),
+            roots: roots.into_iter().map(|(peer, root)| (peer, format!("{root:016x}"))).collect(),
+        })
+        .into_response(),
+        Err(error) => error_response(&error),
+    }
+}
+
+async fn anti_entropy(State(handle): State<NodeHandle>) -> Response {
+    axum::Json(handle.anti_entropy_now().await).into_response()
 }

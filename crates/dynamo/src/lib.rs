@@ -27,6 +27,8 @@
 //! - [`rpc`]: frames, messages, the multiplexed client and the server loop.
 //! - [`node`]: [`Node`] and [`NodeHandle`]: coordinator, replica, background work.
 //! - [`resp`]: [`serve_resp`]. [`http`]: [`http_router`]. [`config`]: [`ClusterConfig`].
+//! - `src/bin/dynamo-node.rs`: one node per process, with an address map so a test
+//!   harness can put a fault-injecting proxy on every link (tests/process.rs, bench/).
 //!
 //! # Limits
 //!

@@ -147,6 +147,7 @@ pub struct Node {
     inner: Arc<Inner>,
     tasks: Vec<JoinHandle<()>>,
     rpc_addr: String,
+    rpc_bound: String,
 }
 
 /// A cheap, cloneable handle for front ends.
@@ -271,7 +272,7 @@ impl Node {
         let bound = listener
             .local_addr()
             .map_err(|error| DynamoError::Io { message: error.to_string() })?;
-        let rpc_addr = config.rpc_advertise.clone().unwrap_or(bound);
+        let rpc_addr = config.rpc_advertise.clone().unwrap_or_else(|| bound.clone());
 
         let timeouts = Timeouts {
             suspect_after_ms: config.suspect_after_ms,
@@ -318,7 +319,7 @@ impl Node {
             tokio::spawn(hint_loop(Arc::clone(&inner))),
             tokio::spawn(anti_entropy_loop(Arc::clone(&inner))),
         ];
-        Ok(Node { inner, tasks, rpc_addr })
+        Ok(Node { inner, tasks, rpc_addr, rpc_bound: bound })
     }
 
     /// A handle for front ends.
@@ -329,6 +330,12 @@ impl Node {
     /// The RPC address others dial (the bound address when `rpc_listen` used port 0).
     pub fn rpc_addr(&self) -> &str {
         &self.rpc_addr
+    }
+
+    /// The address the RPC listener is bound to (differs from [`Node::rpc_addr`] when
+    /// `rpc_advertise` is set).
+    pub fn rpc_bound_addr(&self) -> &str {
+        &self.rpc_bound
     }
 
     /// The node's status.
@@ -437,6 +444,21 @@ impl NodeHandle {
     /// Runs one anti-entropy round now.
     pub async fn anti_entropy_now(&self) -> AntiEntropyReport {
         self.inner.anti_entropy().await
+    }
+
+    /// For each other member of the ring, the root hash of the Merkle tree over the keys
+    /// this node and that member both replicate: two replicas have converged when each
+    /// one's root for the other is equal. Scans the local keys once per member.
+    pub fn merkle_roots(&self) -> Result<BTreeMap<String, u64>, DynamoError> {
+        let ring = self.inner.ring();
+        let mut roots = BTreeMap::new();
+        for node in ring.nodes() {
+            let peer = node.id().as_str();
+            if peer != self.inner.me {
+                roots.insert(peer.to_owned(), self.inner.shared_tree(peer)?.root());
+            }
+        }
+        Ok(roots)
     }
 
     /// This node's id.
@@ -596,10 +618,29 @@ impl Inner {
         }
     }
 
+    /// True for a tombstone all of whose deletes are older than the grace period.
+    fn expired_tombstone(&self, object: &Object) -> bool {
+        let now = self.clock.now_ms();
+        object.is_tombstone()
+            && object
+                .siblings()
+                .iter()
+                .all(|s| s.timestamp_ms.saturating_add(self.config.tombstone_grace_ms) <= now)
+    }
+
     /// Merges `incoming` into the local replica; returns the result.
+    ///
+    /// An expired tombstone for a key this node holds nothing of is not stored: this node
+    /// purged it already (or never had the key), and past the grace period no older
+    /// value can arrive for it to supersede. Storing it again would let replicas that
+    /// purge at different moments hand the tombstone back and forth forever, and their
+    /// Merkle trees would never agree (found by tests/process.rs).
     fn merge_local(&self, key: &[u8], incoming: &Object) -> Result<Object, DynamoError> {
         let _guard = self.lock_for(key);
         let current = self.read_local(key)?;
+        if current.is_none() && self.expired_tombstone(incoming) {
+            return Ok(incoming.clone());
+        }
         let life = self.life_of(key, current.as_ref().map(|(s, _)| s))?;
         let mut merged = current.as_ref().map(|(_, o)| o.clone()).unwrap_or_default();
         merged.merge(incoming, self.config.versioning);
