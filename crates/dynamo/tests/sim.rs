@@ -2,7 +2,8 @@
 //! style checkers written in Rust.
 //!
 //! Each run is one seed: partitions (random halves, one node isolated, a bridge), held
-//! (delayed, then reordered) links, crashes with restart (sometimes with a wiped data
+//! (delayed, then reordered) links, delays varying per message, single messages lost
+//! (turmoil's `fail_rate`), crashes with restart (sometimes with a wiped data
 //! directory), clock skew, and in some runs a sixth node joining mid-run. Every node runs
 //! a client co-located with it. After the faults heal, anti-entropy runs until replicas
 //! agree, and the checkers read every replica's storage.
@@ -576,9 +577,9 @@ fn run(seed: u64, scenario: Scenario) -> Outcome {
                 sim.bounce(names[down].as_str());
             }
             let fault = if scenario.delays_only {
-                [5, 6][rng.random_range(0..2)]
+                [5, 6, 7][rng.random_range(0..3)]
             } else {
-                rng.random_range(0..7)
+                rng.random_range(0..8)
             };
             match fault {
                 0 => {
@@ -641,9 +642,20 @@ fn run(seed: u64, scenario: Scenario) -> Outcome {
                     skews[victim].store(skew, Ordering::Relaxed);
                     faults.push(format!("{now}ms skew {} by {skew}ms", names[victim]));
                 }
-                _ => {
+                6 => {
+                    // Delays that vary per message: messages overtake each other across
+                    // connections (a held link, fault 4, delays and reorders one link).
                     sim.set_max_message_latency(Duration::from_millis(rng.random_range(10..120)));
                     faults.push(format!("{now}ms slow links"));
+                }
+                _ => {
+                    // Single messages lost: each send may break its link, dropping what is
+                    // in flight on it and that send; the link's next send repairs it
+                    // (repair rate 1). On TCP a lost segment stalls its connection, so
+                    // callers time out and redial.
+                    let rate = rng.random_range(0.002..0.02);
+                    sim.set_fail_rate(rate);
+                    faults.push(format!("{now}ms message loss at rate {rate:.3}"));
                 }
             }
         }
@@ -682,6 +694,7 @@ fn run(seed: u64, scenario: Scenario) -> Outcome {
 }
 
 fn heal(sim: &mut turmoil::Sim<'_>, names: &[String]) {
+    sim.set_fail_rate(0.0);
     for a in names {
         for b in names {
             if a < b {
