@@ -9,7 +9,8 @@
 //! returned with an opaque causal context; gossip membership with suspect/dead timeouts;
 //! sloppy quorum with durable hinted handoff; Merkle-tree anti-entropy and read repair;
 //! tombstones purged only after a grace period *and* a completed anti-entropy round with
-//! every replica; streaming of the keys whose replica set changed when a node joins or
+//! every replica; streaming of the keys in the arcs whose replicas change (hashring's
+//! `diff_replicas`, the N-replica form of `affected_ranges`) when a node joins or
 //! leaves. **What it is not:** linearizable (even with R+W>N, a failed write may be
 //! partially applied and surface later, as in Dynamo); a store of anything but byte
 //! strings; secured (the RPC port trusts its network).

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use blueprint_hashring::Ring;
+use blueprint_hashring::ranges::{AffectedReplicas, RangeIndex, diff_replicas};
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use rand::rngs::StdRng;
@@ -756,6 +757,19 @@ impl Inner {
         if let Some(primary) = &mine.hint_for {
             self.store_hint(primary, &key)?;
         }
+        // A primary that is down with no fallback standing in for it (no node to spare,
+        // as when the cluster has N nodes, or sloppy quorum is off): this node keeps the
+        // hint itself, as Cassandra's coordinators do, so the primary gets the write when
+        // it returns instead of at the next anti-entropy round.
+        for primary in &plan.primaries {
+            let covered = plan
+                .targets
+                .iter()
+                .any(|t| t.node == *primary || t.hint_for.as_ref() == Some(primary));
+            if !covered {
+                self.store_hint(primary, &key)?;
+            }
+        }
         let mut acks = usize::from(self.counts(&self.me));
         let others: Vec<_> = plan.targets.iter().filter(|t| t.node != self.me).cloned().collect();
         let (sender, mut receiver) = mpsc::channel::<bool>(others.len().max(1));
@@ -1111,32 +1125,43 @@ impl Inner {
     // ---- membership change streaming ----
 
     /// Sends every local key whose replica set grew to its new replicas; drops local
-    /// copies this node no longer replicates once every new replica has them.
+    /// copies this node no longer replicates once every new replica has them. The keys
+    /// are those in the arcs `hashring` reports as changing replicas
+    /// ([`blueprint_hashring::ranges::diff_replicas`]); a change that moves no arc this
+    /// node replicates scans nothing.
     async fn stream_changed(
         self: &Arc<Self>,
         old: &Ring,
         new: &Ring,
     ) -> Result<usize, DynamoError> {
         let n = self.config.n;
+        let me = |ids: &[blueprint_hashring::NodeId]| ids.iter().any(|id| id.as_str() == self.me);
+        let ranges: Vec<AffectedReplicas> =
+            diff_replicas(old, new, n, placement::spread_for(old), placement::spread_for(new))
+                .into_iter()
+                .filter(|range| me(&range.from))
+                .collect();
+        if ranges.is_empty() {
+            return Ok(0);
+        }
+        let index = RangeIndex::new(&ranges);
+        // (key, where it goes, whether this node keeps a copy)
         let mut moves: Vec<(Bytes, Vec<String>, bool)> = Vec::new();
         self.for_each_local(|key, _, _| {
-            let before = placement::preference_list(old, key, n);
-            let after = placement::preference_list(new, key, n);
-            let newcomers: Vec<String> =
-                after.iter().filter(|id| !before.contains(id)).cloned().collect();
-            let still_mine = after.contains(&self.me);
-            if before.contains(&self.me) && (!newcomers.is_empty() || !still_mine) {
+            let Some(range) = index.find(new.hash_key(key)) else { return };
+            let still_mine = me(&range.to);
+            let newcomers: Vec<String> = range.gained().map(|id| id.as_str().to_owned()).collect();
+            if !newcomers.is_empty() {
                 moves.push((Bytes::copy_from_slice(key), newcomers, still_mine));
+            } else if !still_mine {
+                // Only this node left the key's replicas: hand it to all of them.
+                let to = range.to.iter().map(|id| id.as_str().to_owned()).collect();
+                moves.push((Bytes::copy_from_slice(key), to, false));
             }
         })?;
         let mut moved = 0;
-        for (key, newcomers, still_mine) in moves {
+        for (key, targets, still_mine) in moves {
             let Some((_, object)) = self.read_local(&key)? else { continue };
-            let targets: Vec<String> = if still_mine || !newcomers.is_empty() {
-                newcomers
-            } else {
-                placement::preference_list(new, &key, n)
-            };
             let mut all_ok = true;
             for target in targets {
                 let request =

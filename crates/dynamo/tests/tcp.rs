@@ -155,6 +155,36 @@ async fn a_quorum_that_cannot_be_met_is_an_error_and_nothing_is_acknowledged() {
 }
 
 #[tokio::test]
+async fn with_no_node_to_stand_in_the_coordinator_keeps_hints_and_replays_them() {
+    let (mut members, _dir) = cluster().await;
+    // Three nodes, N = 3: every node is a primary of every key, so there is no fallback.
+    let down = members[2].node.take().expect("node c");
+    down.shutdown().await;
+    let a = members[0].node.as_ref().expect("node a");
+    wait_until(|| {
+        a.status().members.iter().any(|m| m.info.id == "c" && m.state != Liveness::Alive)
+    })
+    .await;
+    let mut connection = connect(&members[0]).await;
+    for i in 0..10 {
+        let _: String =
+            query(&mut connection, &["SET", &format!("h{i}"), "v"]).await.expect("set, W=2");
+    }
+    assert_eq!(a.status().hints_pending.get("c"), Some(&10), "{:?}", a.status().hints_pending);
+    // c returns (on empty storage): the hints go to it, and a drops them.
+    let seed = a.rpc_addr().to_owned();
+    let returned = start_node("c", vec![seed], Arc::new(MemStorage::new())).await;
+    let c = returned.node.as_ref().expect("node c").handle();
+    wait_until(|| {
+        a.status().hints_pending.is_empty()
+            && c.local_objects().is_ok_and(|objects| {
+                (0..10).all(|i| objects.iter().any(|(k, _)| **k == *format!("h{i}").as_bytes()))
+            })
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn the_http_api_carries_the_context_in_a_header_and_maps_errors_to_json() {
     let (members, _dir) = cluster().await;
     let handle = members[1].node.as_ref().expect("node").handle();

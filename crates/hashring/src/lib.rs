@@ -90,6 +90,6 @@ pub use error::HashringError;
 pub use hash::{RingHash, Xxh3};
 pub use node::{MAX_NAME_LEN, Node, NodeId, Weight, Zone};
 pub use placement::{Algorithm, Placement, PlacementParams};
-pub use ranges::{AffectedRange, Change, HashRange};
+pub use ranges::{AffectedRange, AffectedReplicas, Change, HashRange};
 pub use replicas::{INLINE_REPLICAS, Replicas};
 pub use ring::{DEFAULT_VNODES, MAX_POINTS, MAX_POINTS_PER_NODE, MAX_VNODES, Ring, Spread};

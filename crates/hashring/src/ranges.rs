@@ -2,7 +2,7 @@
 
 use crate::hash::RingHash;
 use crate::node::{Node, NodeId};
-use crate::ring::Ring;
+use crate::ring::{Ring, Spread};
 
 /// A membership change.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,16 +106,123 @@ pub fn diff<H: RingHash>(old: &Ring<H>, new: &Ring<H>) -> Vec<AffectedRange> {
 }
 
 /// Joins the last arc to the first when they meet at the top boundary with the same owners.
-fn merge_across_wrap(out: &mut Vec<AffectedRange>) {
+fn merge_across_wrap<R: OnArc + PartialEq>(out: &mut Vec<R>) {
     if out.len() < 2 {
         return;
     }
     let last = &out[out.len() - 1];
     let first = &out[0];
-    if last.range.end == first.range.start && last.from == first.from && last.to == first.to {
-        let start = last.range.start;
+    if last.arc().end == first.arc().start && last.same_change(first) {
+        let start = last.arc().start;
         out.pop();
-        out[0].range.start = start;
+        out[0].arc_mut().start = start;
+    }
+}
+
+/// An arc whose first `n` replicas change, with the replicas before and after, each in
+/// ring-walk order (empty on an empty ring).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AffectedReplicas {
+    /// The arc.
+    pub range: HashRange,
+    /// Replicas before the change.
+    pub from: Vec<NodeId>,
+    /// Replicas after the change.
+    pub to: Vec<NodeId>,
+}
+
+impl AffectedReplicas {
+    /// Nodes that replicate the arc after the change but did not before: where its keys
+    /// must be streamed.
+    pub fn gained(&self) -> impl Iterator<Item = &NodeId> {
+        self.to.iter().filter(|id| !self.from.contains(id))
+    }
+
+    /// Nodes that replicated the arc before the change and no longer do.
+    pub fn lost(&self) -> impl Iterator<Item = &NodeId> {
+        self.from.iter().filter(|id| !self.to.contains(id))
+    }
+}
+
+/// The exact arcs whose first `n` replicas (chosen as `old_spread` says on `old`, and
+/// `new_spread` on `new`) differ between `old` and `new` (which must share a hash), clockwise from the lowest point, adjacent arcs
+/// with the same change merged: the ranges a membership change must stream when every key
+/// lives on `n` nodes. A replica set changes wherever its owner does, and also where only
+/// a later replica does (a node joining just behind an arc's owner), so these cover
+/// [`diff`]'s ranges and more.
+///
+/// Exact for the same reason as [`diff`]: between two consecutive points of either ring,
+/// each ring's walk starts at the same point, so both replica sets are constant there.
+pub fn diff_replicas<H: RingHash>(
+    old: &Ring<H>,
+    new: &Ring<H>,
+    n: usize,
+    old_spread: Spread,
+    new_spread: Spread,
+) -> Vec<AffectedReplicas> {
+    let ids = |ring: &Ring<H>, hash: u64, spread: Spread| -> Vec<NodeId> {
+        ring.replicas_of_hash(hash, n, spread).iter().map(|node| node.id().clone()).collect()
+    };
+    let bounds = union_sorted(old.positions(), new.positions());
+    let count = bounds.len();
+    let mut out: Vec<AffectedReplicas> = Vec::new();
+    for k in 0..count {
+        let end = bounds[k];
+        let start = bounds[(k + count - 1) % count];
+        let from = ids(old, end, old_spread);
+        let to = ids(new, end, new_spread);
+        if from == to {
+            continue;
+        }
+        if let Some(last) = out.last_mut()
+            && last.range.end == start
+            && last.from == from
+            && last.to == to
+        {
+            last.range.end = end;
+            continue;
+        }
+        out.push(AffectedReplicas { range: HashRange { start, end }, from, to });
+    }
+    merge_across_wrap(&mut out);
+    out
+}
+
+/// A change on an arc of the circle, as [`RangeIndex`] looks ranges up.
+pub trait OnArc {
+    /// The arc.
+    fn arc(&self) -> HashRange;
+    /// The arc, to widen it when merging.
+    fn arc_mut(&mut self) -> &mut HashRange;
+    /// True when `other` moves the same nodes (so adjacent arcs can merge).
+    fn same_change(&self, other: &Self) -> bool;
+}
+
+impl OnArc for AffectedRange {
+    fn arc(&self) -> HashRange {
+        self.range
+    }
+
+    fn arc_mut(&mut self) -> &mut HashRange {
+        &mut self.range
+    }
+
+    fn same_change(&self, other: &Self) -> bool {
+        self.from == other.from && self.to == other.to
+    }
+}
+
+impl OnArc for AffectedReplicas {
+    fn arc(&self) -> HashRange {
+        self.range
+    }
+
+    fn arc_mut(&mut self) -> &mut HashRange {
+        &mut self.range
+    }
+
+    fn same_change(&self, other: &Self) -> bool {
+        self.from == other.from && self.to == other.to
     }
 }
 
@@ -140,33 +247,34 @@ fn union_sorted(a: &[u64], b: &[u64]) -> Vec<u64> {
 /// Finds, for many hashes, the affected range containing each: ranges sorted by end, with
 /// the (at most one) wrapping range kept aside.
 #[derive(Debug, Clone)]
-pub struct RangeIndex<'a> {
-    ordered: Vec<&'a AffectedRange>,
-    wrapping: Option<&'a AffectedRange>,
+pub struct RangeIndex<'a, R: OnArc = AffectedRange> {
+    ordered: Vec<&'a R>,
+    wrapping: Option<&'a R>,
 }
 
-impl<'a> RangeIndex<'a> {
-    /// Indexes `ranges` (disjoint, as [`diff`] returns them).
-    pub fn new(ranges: &'a [AffectedRange]) -> Self {
+impl<'a, R: OnArc> RangeIndex<'a, R> {
+    /// Indexes `ranges` (disjoint, as [`diff`] and [`diff_replicas`] return them).
+    pub fn new(ranges: &'a [R]) -> Self {
         let mut ordered = Vec::with_capacity(ranges.len());
         let mut wrapping = None;
         for range in ranges {
-            if range.range.start < range.range.end {
+            let arc = range.arc();
+            if arc.start < arc.end {
                 ordered.push(range);
             } else {
                 wrapping = Some(range);
             }
         }
-        ordered.sort_by_key(|range| range.range.end);
+        ordered.sort_by_key(|range| range.arc().end);
         Self { ordered, wrapping }
     }
 
     /// The range containing `hash`, if any.
-    pub fn find(&self, hash: u64) -> Option<&'a AffectedRange> {
-        let candidate = self.ordered.partition_point(|range| range.range.end < hash);
+    pub fn find(&self, hash: u64) -> Option<&'a R> {
+        let candidate = self.ordered.partition_point(|range| range.arc().end < hash);
         match self.ordered.get(candidate) {
-            Some(range) if range.range.contains(hash) => Some(range),
-            _ => self.wrapping.filter(|range| range.range.contains(hash)),
+            Some(range) if range.arc().contains(hash) => Some(*range),
+            _ => self.wrapping.filter(|range| range.arc().contains(hash)),
         }
     }
 }
@@ -254,6 +362,40 @@ mod tests {
         assert_eq!(index.find(u64::MAX), Some(&ranges[1]));
         assert_eq!(index.find(5), None);
         assert_eq!(index.find(10), None);
+    }
+
+    #[test]
+    fn replica_ranges_match_every_hash_remapped_and_cover_the_owner_ranges() {
+        let mut old = Ring::with_vnodes(16).unwrap();
+        for id in ["a", "b", "c", "d"] {
+            old.add(Node::new(id).unwrap()).unwrap();
+        }
+        let mut new = old.clone();
+        new.add(Node::new("e").unwrap()).unwrap();
+        let ranges = diff_replicas(&old, &new, 3, Spread::Nodes, Spread::Nodes);
+        let index = RangeIndex::new(&ranges);
+        let owners = diff(&old, &new);
+        let ids = |ring: &Ring, hash: u64| -> Vec<NodeId> {
+            ring.replicas_of_hash(hash, 3, Spread::Nodes).iter().map(|n| n.id().clone()).collect()
+        };
+        let mut changed = 0;
+        for i in 0..20_000u64 {
+            let hash = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            let (before, after) = (ids(&old, hash), ids(&new, hash));
+            match index.find(hash) {
+                Some(range) => {
+                    assert_eq!((&range.from, &range.to), (&before, &after), "hash {hash}");
+                    assert_eq!(range.gained().map(NodeId::as_str).collect::<Vec<_>>(), ["e"]);
+                    changed += 1;
+                }
+                None => assert_eq!(before, after, "hash {hash} changed outside every range"),
+            }
+            if RangeIndex::new(&owners).find(hash).is_some() {
+                assert!(index.find(hash).is_some(), "an owner change is a replica change");
+            }
+        }
+        // With N = 3 of 5 nodes, the newcomer replicates about 3/5 of the circle.
+        assert!((9_000..15_000).contains(&changed), "{changed} of 20000 hashes changed");
     }
 
     #[test]

@@ -214,7 +214,15 @@ impl<H: RingHash> Ring<H> {
         n: usize,
         spread: Spread,
     ) -> Replicas<'_> {
-        let Some(chosen) = self.choose(key, n, spread) else {
+        self.replicas_of_hash(self.hash_key(key), n, spread)
+    }
+
+    /// Like [`Ring::replicas_spread`] for a position on the circle instead of a key: the
+    /// replicas of every key whose hash is `hash` (what [`crate::ranges::diff_replicas`]
+    /// compares).
+    #[inline]
+    pub fn replicas_of_hash(&self, hash: u64, n: usize, spread: Spread) -> Replicas<'_> {
+        let Some(chosen) = self.choose_hash(hash, n, spread) else {
             return Replicas::empty();
         };
         match chosen {
@@ -425,8 +433,12 @@ impl<H: RingHash> Ring<H> {
     /// `key`, in order; `None` on an empty ring.
     #[inline]
     fn choose<K: AsRef<[u8]> + ?Sized>(&self, key: &K, n: usize, spread: Spread) -> Option<Chosen> {
+        self.choose_hash(self.hash_key(key), n, spread)
+    }
+
+    fn choose_hash(&self, hash: u64, n: usize, spread: Spread) -> Option<Chosen> {
         let want = n.min(self.members.len());
-        let start = self.first_point_at_or_after(self.hash_key(key))?;
+        let start = self.first_point_at_or_after(hash)?;
         let mut chosen = Chosen::new(want, self.members.len());
         if spread == Spread::Zones {
             self.walk_distinct_zones(start, want, &mut chosen);
