@@ -25,6 +25,12 @@ pub const LOCK_STRIPES: usize = 1024;
 /// missed the cache on 46% of spread `GET`s (each a `pread`, a CRC, an LZ4 decompression
 /// and an eviction). The bound still holds; past it, reads come from the OS page cache.
 pub const STORE_BLOCK_CACHE_BYTES: usize = 256 * 1024 * 1024;
+/// Row cache of a server's store: 256 MiB of hot rows (key, value and about 96 bytes
+/// each, so about 1.2 M rows of 100 B values). Redis answers every `GET` from one hash
+/// lookup; with the row cache a repeated `GET` is one hash lookup too, instead of a
+/// search of the memtables and several tables (58% of a spread `GET`'s samples before,
+/// perf). Writes keep resident rows current, so the cache never serves stale values.
+pub const STORE_ROW_CACHE_BYTES: usize = 256 * 1024 * 1024;
 /// Deletes per engine batch in `FLUSHDB`: large enough to amortise commits, small enough
 /// that one batch stays far below the engine's batch limit.
 pub const FLUSH_BATCH_KEYS: usize = 10_000;
@@ -119,11 +125,12 @@ pub struct Store {
 
 impl Store {
     /// Opens (or creates) the store in `path` with the given WAL durability and a
-    /// server's block cache ([`STORE_BLOCK_CACHE_BYTES`]).
+    /// server's caches ([`STORE_BLOCK_CACHE_BYTES`], [`STORE_ROW_CACHE_BYTES`]).
     pub fn open(path: impl AsRef<Path>, durability: Durability) -> Result<Store, KvError> {
         let options = Options {
             durability,
             block_cache_bytes: STORE_BLOCK_CACHE_BYTES,
+            row_cache_bytes: STORE_ROW_CACHE_BYTES,
             ..Options::default()
         };
         Self::open_with(path, options)
