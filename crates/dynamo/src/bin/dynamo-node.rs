@@ -10,16 +10,26 @@
 //! and each node reach each peer through its own proxy). The LSM store lives in the
 //! cluster's `data_dir`. Prints `rpc <bound addr>`, `resp <addr>`, `http <addr>`, then
 //! `ready`, and serves until killed (SIGTERM or Ctrl-C: a clean shutdown).
+//!
+//! Partitions without a proxy (bench/dynamo-redis.sh): with `"blocked_file": "<path>"`,
+//! SIGUSR1 makes the node re-read that file, one peer address (as dialled, before
+//! `routes`) per line; connections to those peers fail from then on and open ones break
+//! at their next read or write, until a later SIGUSR1 finds the address gone. Blocking
+//! the other side's addresses on both sides cuts every connection between them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll};
 
 use blueprint_dynamo::net::{BoxFuture, BoxStream, Listener, Network};
 use blueprint_dynamo::{
     ClusterConfig, LsmStorage, Node, SystemClock, TokioNetwork, http_router, serve_resp,
 };
 use serde::Deserialize;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// The settings file.
 #[derive(Debug, Deserialize)]
@@ -30,6 +40,8 @@ struct Settings {
     durability: Durability,
     #[serde(default)]
     routes: HashMap<String, String>,
+    #[serde(default)]
+    blocked_file: Option<std::path::PathBuf>,
 }
 
 /// The engine's durability, as the settings file names it.
@@ -52,20 +64,126 @@ impl From<Durability> for blueprint_lsm::Durability {
     }
 }
 
-/// Tokio TCP with addresses rewritten through `routes`.
+/// The peers a partition cuts off, and a generation bumped on every change so that open
+/// streams re-check with one atomic load per read or write.
+#[derive(Default)]
+struct Blocked {
+    peers: RwLock<HashSet<String>>,
+    generation: AtomicU64,
+}
+
+impl Blocked {
+    fn contains(&self, addr: &str) -> bool {
+        self.peers.read().unwrap_or_else(|poisoned| poisoned.into_inner()).contains(addr)
+    }
+
+    fn replace(&self, peers: HashSet<String>) {
+        *self.peers.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = peers;
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// Tokio TCP with addresses rewritten through `routes`, cut off from blocked peers.
 struct RoutedNetwork {
     routes: HashMap<String, String>,
+    blocked: Arc<Blocked>,
 }
 
 impl Network for RoutedNetwork {
     fn connect<'a>(&'a self, addr: &'a str) -> BoxFuture<'a, std::io::Result<BoxStream>> {
-        let target = self.routes.get(addr).map_or(addr, String::as_str);
-        TokioNetwork.connect(target)
+        Box::pin(async move {
+            if self.blocked.contains(addr) {
+                return Err(partitioned());
+            }
+            let target = self.routes.get(addr).map_or(addr, String::as_str);
+            let stream = TokioNetwork.connect(target).await?;
+            let seen = self.blocked.generation.load(Ordering::Acquire);
+            let gated = Gated {
+                inner: stream,
+                addr: addr.to_owned(),
+                blocked: Arc::clone(&self.blocked),
+                seen,
+            };
+            Ok(Box::new(gated) as BoxStream)
+        })
     }
 
     fn bind<'a>(&'a self, addr: &'a str) -> BoxFuture<'a, std::io::Result<Box<dyn Listener>>> {
         TokioNetwork.bind(addr)
     }
+}
+
+fn partitioned() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::ConnectionReset, "partitioned (blocked_file)")
+}
+
+/// An outbound stream that fails once its peer is blocked.
+struct Gated {
+    inner: BoxStream,
+    addr: String,
+    blocked: Arc<Blocked>,
+    seen: u64,
+}
+
+impl Gated {
+    fn check(&mut self) -> std::io::Result<()> {
+        let now = self.blocked.generation.load(Ordering::Acquire);
+        if now != self.seen {
+            if self.blocked.contains(&self.addr) {
+                return Err(partitioned());
+            }
+            self.seen = now;
+        }
+        Ok(())
+    }
+}
+
+impl AsyncRead for Gated {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        self.check()?;
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Gated {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.check()?;
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Re-reads `path` into `blocked` on every SIGUSR1.
+async fn watch_blocked(path: std::path::PathBuf, blocked: Arc<Blocked>) -> std::io::Result<()> {
+    let mut user1 = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())?;
+    while user1.recv().await.is_some() {
+        let text = tokio::fs::read_to_string(&path).await.unwrap_or_default();
+        let peers: HashSet<String> = text
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .map(str::to_owned)
+            .collect();
+        // Open streams notice at their next read or write; a reader parked on a quiet
+        // connection notices when the peer next sends (gossip every interval).
+        blocked.replace(peers);
+    }
+    Ok(())
 }
 
 #[tokio::main]
@@ -81,7 +199,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let resp = tokio::net::TcpListener::bind(&cluster.resp_listen).await?;
     let web = tokio::net::TcpListener::bind(&cluster.http_listen).await?;
     let seed = u64::from(std::process::id());
-    let network = Arc::new(RoutedNetwork { routes: settings.routes });
+    let blocked = Arc::new(Blocked::default());
+    if let Some(path) = settings.blocked_file {
+        tokio::spawn(watch_blocked(path, Arc::clone(&blocked)));
+    }
+    let network = Arc::new(RoutedNetwork { routes: settings.routes, blocked });
     let node =
         Node::start(cluster, Arc::new(storage), network, Arc::new(SystemClock), seed).await?;
     let mut stdout = std::io::stdout();
