@@ -13,16 +13,18 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::core::{agent_family, day_of, referrer_host};
+use crate::core::{agent_family, agent_family_index, day_number, referrer_host};
 use crate::store::{ClickBatch, LinkStore};
 
 /// Default queue length: about a second of redirects at full speed.
 pub const DEFAULT_QUEUE_LEN: usize = 65_536;
 /// Most clicks aggregated into one write.
 pub const MAX_BATCH_CLICKS: usize = 1_000_000;
-/// Most distinct `(link, day)` rows in one batch: bounds the batch's memory (four maps of
-/// about 100 bytes a row) and the length of its transaction.
-pub const MAX_BATCH_LINKS: usize = 50_000;
+/// Most rows (a link's day, referrer host or user-agent family) in one batch: bounds the
+/// batch's memory (a link with one of each takes about 200 bytes: a map entry, its code
+/// and its day) and the length of its transaction. Large, because a write costs per row,
+/// and under long-tailed traffic a small batch writes about one row per click.
+pub const MAX_BATCH_ROWS: usize = 600_000;
 /// The default of how often a batch is written while clicks arrive. Long, because a write
 /// costs per distinct row, not per click: under Zipf-distributed traffic ten seconds of
 /// clicks touch barely more rows than one second's (measured: per-second batches took
@@ -33,42 +35,49 @@ pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(10);
 pub const RETRY_BACKOFF: Duration = Duration::from_millis(200);
 /// Attempts to write one batch before its clicks are dropped (and logged).
 pub const MAX_WRITE_ATTEMPTS: u32 = 3;
-/// Longest a stored header value is kept before classification (a bound on queue memory).
+/// Longest `Referer` parsed for its host.
 const MAX_HEADER_LEN: usize = 512;
 
-/// One redirect served.
+/// One redirect served, classified on the request path (the queue holds no headers).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Click {
     /// The link.
     pub code: String,
     /// Unix ms.
     pub at_ms: i64,
-    /// The `Referer` header.
-    pub referer: Option<String>,
-    /// The `User-Agent` header.
-    pub user_agent: Option<String>,
+    /// The referrer host; `None` when the request had no `Referer` (host `direct`).
+    pub referrer: Option<String>,
+    /// The user-agent family, as its index in [`crate::core::AGENT_FAMILIES`].
+    pub agent: u8,
 }
 
 impl Click {
-    /// A click with its headers cut to a bounded length.
+    /// A click of `code` with the `Referer` and `User-Agent` it came with.
     pub fn new(code: &str, at_ms: i64, referer: Option<&str>, user_agent: Option<&str>) -> Self {
-        let cut = |text: &str| text.chars().take(MAX_HEADER_LEN).collect::<String>();
+        let referer = referer.filter(|text| !text.is_empty()).map(|text| {
+            let mut end = text.len().min(MAX_HEADER_LEN);
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            &text[..end]
+        });
         Self {
             code: code.to_owned(),
             at_ms,
-            referer: referer.map(cut),
-            user_agent: user_agent.map(cut),
+            referrer: referer.map(|text| referrer_host(Some(text))),
+            agent: agent_family_index(agent_family(user_agent)) as u8,
         }
     }
 }
 
 /// Add `click` to `batch`.
 pub fn aggregate(batch: &mut ClickBatch, click: &Click) {
-    *batch.daily.entry((click.code.clone(), day_of(click.at_ms))).or_default() += 1;
-    let host = referrer_host(click.referer.as_deref());
-    *batch.referrers.entry((click.code.clone(), host)).or_default() += 1;
-    let family = agent_family(click.user_agent.as_deref()).to_owned();
-    *batch.agents.entry((click.code.clone(), family)).or_default() += 1;
+    batch.add(
+        &click.code,
+        day_number(click.at_ms),
+        click.referrer.as_deref(),
+        usize::from(click.agent),
+    );
 }
 
 enum Message {
@@ -146,9 +155,7 @@ async fn worker(
             Some(Message::Click(click)) => {
                 aggregate(&mut pending.batch, &click);
                 pending.clicks += 1;
-                if pending.clicks >= MAX_BATCH_CLICKS
-                    || pending.batch.daily.len() >= MAX_BATCH_LINKS
-                {
+                if pending.clicks >= MAX_BATCH_CLICKS || pending.batch.rows >= MAX_BATCH_ROWS {
                     hand_off(&store, &mut pending, &mut in_flight).await;
                 }
             }
@@ -228,6 +235,18 @@ async fn write(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::AGENT_FAMILIES;
+
+    fn rows(rows: Vec<(&str, String, i64)>) -> Vec<(String, String, i64)> {
+        let mut rows: Vec<_> =
+            rows.into_iter().map(|(code, key, clicks)| (code.to_owned(), key, clicks)).collect();
+        rows.sort();
+        rows
+    }
+
+    fn row(code: &str, key: &str, clicks: i64) -> (String, String, i64) {
+        (code.to_owned(), key.to_owned(), clicks)
+    }
 
     #[test]
     fn clicks_aggregate_per_link_day_referrer_and_agent() {
@@ -235,19 +254,42 @@ mod tests {
         let day = 86_400_000;
         aggregate(&mut batch, &Click::new("abc", 0, Some("https://a.example/x"), Some("curl/8")));
         aggregate(&mut batch, &Click::new("abc", 1, None, Some("curl/8")));
-        aggregate(&mut batch, &Click::new("abc", day, None, None));
-        assert_eq!(batch.daily.get(&("abc".into(), "1970-01-01".into())), Some(&2));
-        assert_eq!(batch.daily.get(&("abc".into(), "1970-01-02".into())), Some(&1));
-        assert_eq!(batch.referrers.get(&("abc".into(), "direct".into())), Some(&2));
-        assert_eq!(batch.referrers.get(&("abc".into(), "a.example".into())), Some(&1));
-        assert_eq!(batch.agents.get(&("abc".into(), "curl".into())), Some(&2));
-        assert_eq!(batch.agents.get(&("abc".into(), "unknown".into())), Some(&1));
+        aggregate(&mut batch, &Click::new("abc", day, Some(""), None));
+        aggregate(&mut batch, &Click::new("xyz", day, Some("https://b.example/"), None));
+        assert_eq!(
+            rows(batch.daily_rows()),
+            [row("abc", "1970-01-01", 2), row("abc", "1970-01-02", 1), row("xyz", "1970-01-02", 1)]
+        );
+        assert_eq!(
+            rows(batch.referrer_rows()),
+            [row("abc", "a.example", 1), row("abc", "direct", 2), row("xyz", "b.example", 1)]
+        );
+        assert_eq!(
+            rows(batch.agent_rows()),
+            [row("abc", "curl", 2), row("abc", "unknown", 1), row("xyz", "unknown", 1)]
+        );
+        // The size bound counts rows written, not clicks.
+        assert_eq!(batch.rows, 3 + 3 + 3);
     }
 
     #[test]
-    fn queued_headers_are_cut_to_a_bounded_length() {
-        let long = "x".repeat(10_000);
+    fn a_repeated_click_adds_no_row() {
+        let mut batch = ClickBatch::default();
+        for _ in 0..1_000 {
+            aggregate(
+                &mut batch,
+                &Click::new("abc", 5, Some("https://a.example/"), Some("curl/8")),
+            );
+        }
+        assert_eq!(batch.rows, 3);
+        assert_eq!(rows(batch.daily_rows()), [row("abc", "1970-01-01", 1_000)]);
+    }
+
+    #[test]
+    fn long_referers_are_cut_before_parsing_even_inside_a_character() {
+        let long = format!("https://{}.example/{}", "h".repeat(200), "\u{e9}".repeat(400));
         let click = Click::new("abc", 0, Some(&long), Some(&long));
-        assert_eq!(click.referer.map(|r| r.len()), Some(MAX_HEADER_LEN));
+        assert_eq!(click.referrer.as_deref().map(str::len), Some(200 + ".example".len()));
+        assert_eq!(AGENT_FAMILIES[usize::from(click.agent)], "other");
     }
 }

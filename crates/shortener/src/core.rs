@@ -265,6 +265,16 @@ pub fn referrer_host(referer: Option<&str>) -> String {
     }
 }
 
+/// Every user-agent family [`agent_family`] returns, in a fixed order (a click batch
+/// counts them in an array indexed by [`agent_family_index`]).
+pub const AGENT_FAMILIES: [&str; 10] =
+    ["curl", "wget", "bot", "edge", "opera", "firefox", "chrome", "safari", "other", "unknown"];
+
+/// The position of `family` (one of [`AGENT_FAMILIES`]) in that list.
+pub fn agent_family_index(family: &str) -> usize {
+    AGENT_FAMILIES.iter().position(|known| *known == family).unwrap_or(AGENT_FAMILIES.len() - 2)
+}
+
 /// The user-agent family of a click: a small fixed set, so the table stays bounded.
 pub fn agent_family(user_agent: Option<&str>) -> &'static str {
     let Some(agent) = user_agent.filter(|text| !text.is_empty()) else {
@@ -295,7 +305,16 @@ pub fn agent_family(user_agent: Option<&str>) -> &'static str {
 
 /// The UTC day of `at_ms`, `YYYY-MM-DD` (days before 1970 are clamped to 1970-01-01).
 pub fn day_of(at_ms: i64) -> String {
-    let days = at_ms.max(0) / 86_400_000;
+    day_name(day_number(at_ms))
+}
+
+/// The UTC day of `at_ms` as days since 1970-01-01 (times before it count as that day).
+pub fn day_number(at_ms: i64) -> i64 {
+    at_ms.max(0) / 86_400_000
+}
+
+/// `YYYY-MM-DD` of `days` since 1970-01-01.
+pub fn day_name(days: i64) -> String {
     // Howard Hinnant's civil_from_days, for the proleptic Gregorian calendar.
     let z = days + 719_468;
     let era = z / 146_097;
@@ -460,6 +479,9 @@ mod tests {
         assert_eq!(agent_family(Some("Googlebot/2.1")), "bot");
         assert_eq!(agent_family(None), "unknown");
         assert_eq!(agent_family(Some("Something/1.0")), "other");
+        for (index, family) in AGENT_FAMILIES.iter().enumerate() {
+            assert_eq!(agent_family_index(family), index);
+        }
     }
 
     #[test]

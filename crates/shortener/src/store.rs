@@ -111,21 +111,103 @@ pub enum Inserted {
     CodeTaken,
 }
 
-/// A batch of aggregated clicks, written in one transaction.
+/// A batch of aggregated clicks, written in one transaction: per link, its counts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClickBatch {
-    /// Per `(code, YYYY-MM-DD)`.
-    pub daily: HashMap<(String, String), i64>,
-    /// Per `(code, referrer host)`.
-    pub referrers: HashMap<(String, String), i64>,
-    /// Per `(code, user-agent family)`.
-    pub agents: HashMap<(String, String), i64>,
+    /// Per code.
+    pub links: HashMap<Box<str>, LinkClicks>,
+    /// The rows this batch writes (each link's days, referrer hosts and agent families).
+    pub rows: usize,
+}
+
+/// One link's clicks in a [`ClickBatch`]: the rows it adds to per-day, referrer and
+/// user-agent counts. Compact (one map entry per link, no string per click): under
+/// long-tailed traffic most links in a batch were clicked once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LinkClicks {
+    /// `(days since 1970-01-01, clicks)`: one or two entries (a batch spans seconds).
+    pub days: Vec<(i64, i64)>,
+    /// Clicks without a `Referer` (host `direct`).
+    pub direct: i64,
+    /// Per other referrer host.
+    pub referrers: HashMap<Box<str>, i64>,
+    /// Per user-agent family, indexed as [`crate::core::AGENT_FAMILIES`].
+    pub agents: [u32; crate::core::AGENT_FAMILIES.len()],
 }
 
 impl ClickBatch {
     /// No clicks.
     pub fn is_empty(&self) -> bool {
-        self.daily.is_empty()
+        self.links.is_empty()
+    }
+
+    /// Count one click of `code` on `day` (days since 1970) from referrer `host` (`None`:
+    /// direct) with user-agent family number `agent`.
+    pub fn add(&mut self, code: &str, day: i64, host: Option<&str>, agent: usize) {
+        let link = match self.links.get_mut(code) {
+            Some(link) => link,
+            None => self.links.entry(code.into()).or_default(),
+        };
+        match link.days.iter_mut().find(|(known, _)| *known == day) {
+            Some((_, clicks)) => *clicks += 1,
+            None => {
+                link.days.push((day, 1));
+                self.rows += 1;
+            }
+        }
+        match host {
+            None => {
+                self.rows += usize::from(link.direct == 0);
+                link.direct += 1;
+            }
+            Some(host) => match link.referrers.get_mut(host) {
+                Some(clicks) => *clicks += 1,
+                None => {
+                    link.referrers.insert(host.into(), 1);
+                    self.rows += 1;
+                }
+            },
+        }
+        let slot = &mut link.agents[agent.min(crate::core::AGENT_FAMILIES.len() - 1)];
+        self.rows += usize::from(*slot == 0);
+        *slot += 1;
+    }
+
+    /// `(code, YYYY-MM-DD, clicks)` rows.
+    pub fn daily_rows(&self) -> Vec<(&str, String, i64)> {
+        self.links
+            .iter()
+            .flat_map(|(code, link)| {
+                link.days.iter().map(|&(day, clicks)| (&**code, crate::core::day_name(day), clicks))
+            })
+            .collect()
+    }
+
+    /// `(code, referrer host, clicks)` rows.
+    pub fn referrer_rows(&self) -> Vec<(&str, String, i64)> {
+        let mut rows = Vec::new();
+        for (code, link) in &self.links {
+            if link.direct > 0 {
+                rows.push((&**code, "direct".to_owned(), link.direct));
+            }
+            rows.extend(
+                link.referrers.iter().map(|(host, &clicks)| (&**code, host.to_string(), clicks)),
+            );
+        }
+        rows
+    }
+
+    /// `(code, user-agent family, clicks)` rows.
+    pub fn agent_rows(&self) -> Vec<(&str, String, i64)> {
+        let mut rows = Vec::new();
+        for (code, link) in &self.links {
+            for (family, &clicks) in crate::core::AGENT_FAMILIES.iter().zip(&link.agents) {
+                if clicks > 0 {
+                    rows.push((&**code, (*family).to_owned(), i64::from(clicks)));
+                }
+            }
+        }
+        rows
     }
 }
 
@@ -444,21 +526,20 @@ impl SqlStore {
             )
         };
         let keyed = [
-            (upsert("shortener_clicks_daily", "day"), &batch.daily),
-            (upsert("shortener_referrers", "host"), &batch.referrers),
-            (upsert("shortener_agents", "family"), &batch.agents),
+            (upsert("shortener_clicks_daily", "day"), batch.daily_rows()),
+            (upsert("shortener_referrers", "host"), batch.referrer_rows()),
+            (upsert("shortener_agents", "family"), batch.agent_rows()),
         ];
         sql_dispatch!(&self.sql, pool => {
             let mut tx = pool.begin().await?;
             for ((head, tail), rows) in &keyed {
-                let rows: Vec<_> = rows.iter().collect();
                 for chunk in rows.chunks(CLICK_ROWS_PER_STATEMENT) {
                     let mut builder = sqlx::QueryBuilder::new(head.as_str());
                     let mut values = builder.separated(", ");
-                    for ((code, key), clicks) in chunk {
-                        values.push("(").push_bind_unseparated(code.as_str());
+                    for (code, key, clicks) in chunk {
+                        values.push("(").push_bind_unseparated(*code);
                         values.push_unseparated(", ").push_bind_unseparated(key.as_str());
-                        values.push_unseparated(", ").push_bind_unseparated(**clicks).push_unseparated(")");
+                        values.push_unseparated(", ").push_bind_unseparated(*clicks).push_unseparated(")");
                     }
                     builder.push(tail.as_str());
                     builder.build().execute(&mut *tx).await?;
