@@ -198,33 +198,26 @@ pub trait OnArc {
     fn same_change(&self, other: &Self) -> bool;
 }
 
-impl OnArc for AffectedRange {
-    fn arc(&self) -> HashRange {
-        self.range
-    }
+/// `OnArc` for a change type with a `range` arc and `from`/`to` nodes.
+macro_rules! on_arc_with_from_to {
+    ($($change:ty),+) => {$(
+        impl OnArc for $change {
+            fn arc(&self) -> HashRange {
+                self.range
+            }
 
-    fn arc_mut(&mut self) -> &mut HashRange {
-        &mut self.range
-    }
+            fn arc_mut(&mut self) -> &mut HashRange {
+                &mut self.range
+            }
 
-    fn same_change(&self, other: &Self) -> bool {
-        self.from == other.from && self.to == other.to
-    }
+            fn same_change(&self, other: &Self) -> bool {
+                self.from == other.from && self.to == other.to
+            }
+        }
+    )+};
 }
 
-impl OnArc for AffectedReplicas {
-    fn arc(&self) -> HashRange {
-        self.range
-    }
-
-    fn arc_mut(&mut self) -> &mut HashRange {
-        &mut self.range
-    }
-
-    fn same_change(&self, other: &Self) -> bool {
-        self.from == other.from && self.to == other.to
-    }
-}
+on_arc_with_from_to!(AffectedRange, AffectedReplicas);
 
 fn union_sorted(a: &[u64], b: &[u64]) -> Vec<u64> {
     let mut out = Vec::with_capacity(a.len() + b.len());
