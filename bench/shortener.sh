@@ -11,8 +11,14 @@
 # Prints the load rate, the time from start to serving, requests/s with p50/p99 (medians
 # of the rounds), the ratio to nginx, the servers' RSS, and checks that every redirect
 # answered 301 and every shorten 201.
+#   4. latency at a set pace rather than at saturation: PACED_CONNECTIONS (default 112)
+#      keep-alive connections that each wait PACE_MS (default 1) ms after every answer
+#      before the next request, the same for both servers in alternating rounds; prints the
+#      rate that reached each server and its p99. A closed-loop client at saturation
+#      (step 1) measures the queue it builds, not the server's latency under a given load.
 # Usage: bench/shortener.sh [links] [seconds] [connections]   (defaults: 1000000 10 64)
 #        RECORD_CLICKS=false bench/shortener.sh ...   measures redirects without analytics.
+#        PACED_CONNECTIONS=0 skips step 4.
 # Needs wrk and nginx (Debian packages `wrk`, `nginx`), python3, and a release build
 # (this script builds it). ROUNDS (default 3) sets the alternating rounds.
 set -euo pipefail
@@ -91,6 +97,11 @@ request = function()
   return wrk.format("GET", paths[i])
 end
 EOF
+PACED_CONNECTIONS="${PACED_CONNECTIONS:-112}"
+PACE_MS="${PACE_MS:-1}"
+# wrk's delay() holds a connection that many milliseconds before its next request.
+sed 's/^request = function/delay = function() return '"$PACE_MS"' end\nrequest = function/' \
+    "$DATA/redirects.lua" > "$DATA/redirects-paced.lua"
 cat > "$DATA/shorten.lua" <<'EOF'
 local n = 0
 local id = tostring(math.random(1, 1e9))
@@ -153,9 +164,9 @@ curl -s -o /dev/null "http://127.0.0.1:$NGINX_PORT/" || { cat "$DATA/nginx/error
 printf 'nginx: a map of %s codes loaded in %.1f s\n' "$(wc -l < "$DATA/map.conf")" \
     "$(echo "$(date +%s.%N) - $NGINX_STARTED" | bc -l)"
 
-measure() { # port script -> "rps p50 p99"
+measure() { # port script [connections] -> "rps p50 p99"
     local out
-    out="$(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency \
+    out="$(taskset -c "$CLIENT_CPU" wrk -t1 -c"${3:-$CONNECTIONS}" -d"${SECONDS_PER_RUN}s" --latency \
         -s "$2" "http://127.0.0.1:$1")"
     # wrk counts statuses >= 400 as "Non-2xx or 3xx responses": there must be none.
     if echo "$out" | grep -q 'Non-2xx'; then echo "error: port $1: error answers" >&2; echo "$out" >&2; exit 1; fi
@@ -187,6 +198,24 @@ printf '%-10s %10.0f req/s   p99 %s ms (median)   RSS %s\n' nginx "$NGINX_RPS" \
     "$(cut -d' ' -f3 "$DATA/nginx.txt" | to_ms | median)" \
     "$(awk '/VmRSS/ {printf "%.0f MiB", $2 / 1024}' "/proc/$NGINX_WORKER/status" 2>/dev/null)"
 printf 'redirects ours / nginx: %.2fx (medians of %s rounds)\n' "$(echo "$OURS_RPS / $NGINX_RPS" | bc -l)" "$ROUNDS"
+if [ "$PACED_CONNECTIONS" -gt 0 ]; then
+    echo "paced: wrk -t1 -c$PACED_CONNECTIONS, each connection waits ${PACE_MS} ms after every answer, $ROUNDS alternating rounds"
+    : > "$DATA/ours-paced.txt"
+    : > "$DATA/nginx-paced.txt"
+    for round in $(seq "$ROUNDS"); do
+        ours="$(measure "$PORT" "$DATA/redirects-paced.lua" "$PACED_CONNECTIONS")"
+        theirs="$(measure "$NGINX_PORT" "$DATA/redirects-paced.lua" "$PACED_CONNECTIONS")"
+        echo "$ours" >> "$DATA/ours-paced.txt"
+        echo "$theirs" >> "$DATA/nginx-paced.txt"
+        # shellcheck disable=SC2086 # word splitting of "rps p50 p99" is the point
+        printf 'paced round %s: ours %s req/s (p50 %s, p99 %s); nginx %s req/s (p50 %s, p99 %s)\n' "$round" $ours $theirs
+    done
+    for side in ours nginx; do
+        printf '%-10s %10.0f req/s   p99 %s ms (medians of %s paced rounds)\n' "$side-paced" \
+            "$(cut -d' ' -f1 "$DATA/$side-paced.txt" | median)" \
+            "$(cut -d' ' -f3 "$DATA/$side-paced.txt" | to_ms | median)" "$ROUNDS"
+    done
+fi
 read -r SHORTEN_RPS SHORTEN_P50 SHORTEN_P99 <<< "$(measure "$PORT" "$DATA/shorten.lua")"
 printf '%-10s %10.0f req/s   p50 %8s   p99 %8s   RSS %s\n' shorten "$SHORTEN_RPS" "$SHORTEN_P50" "$SHORTEN_P99" "$(rss)"
 # wrk does not tell 301 from 200: spot-check that sampled codes answer 301.
