@@ -31,11 +31,12 @@ SECONDS_PER_RUN="${2:-10}"
 CONNECTIONS="${3:-64}"
 # Distinct request paths wrk cycles through, drawn from the Zipf distribution.
 SAMPLES=200000
-BIN="$CARGO_TARGET_DIR/release/blueprint"
+BIN="${BIN:-$CARGO_TARGET_DIR/release/blueprint}"
 command -v wrk >/dev/null || { echo "error: wrk is missing (apt-get install wrk)" >&2; exit 1; }
 command -v nginx >/dev/null || { echo "error: nginx is missing (apt-get install nginx)" >&2; exit 1; }
 ROUNDS="${ROUNDS:-3}"
-# SKIP_BUILD=1 measures the binary already built (e.g. while the tree does not compile).
+# SKIP_BUILD=1 measures the binary already built (e.g. while the tree does not compile);
+# BIN=path measures another build of `blueprint` (an A/B against an older commit).
 [ "${SKIP_BUILD:-}" = 1 ] || cargo build --quiet --release -p blueprint
 
 # Both servers at SERVER_PRIORITY (bench/common.sh).
@@ -197,6 +198,20 @@ printf '%-10s %10.0f req/s   p99 %s ms (median)   RSS %s\n' redirects "$OURS_RPS
 printf '%-10s %10.0f req/s   p99 %s ms (median)   RSS %s\n' nginx "$NGINX_RPS" \
     "$(cut -d' ' -f3 "$DATA/nginx.txt" | to_ms | median)" \
     "$(awk '/VmRSS/ {printf "%.0f MiB", $2 / 1024}' "/proc/$NGINX_WORKER/status" 2>/dev/null)"
+# CPU time of the process and of SQLite's connection threads (sqlx runs each connection
+# on a thread of its own; with the cache warm they mostly write click batches).
+cpu_split() {
+    local hz total sql
+    hz="$(getconf CLK_TCK)"
+    total="$(awk '{print $14 + $15}' "/proc/$PID/stat")"
+    sql="$(for task in /proc/"$PID"/task/*; do
+        grep -q '^sqlx-sqlite' "$task/comm" 2>/dev/null && awk '{print $14 + $15}' "$task/stat"
+    done | awk '{s += $1} END {print s + 0}')"
+    printf 'cpu: %.1f s in all, %.1f s (%.0f%%) on SQLite connection threads\n' \
+        "$(echo "$total / $hz" | bc -l)" "$(echo "$sql / $hz" | bc -l)" \
+        "$(echo "100 * $sql / ($total + 0.001)" | bc -l)"
+}
+cpu_split
 printf 'redirects ours / nginx: %.2fx (medians of %s rounds)\n' "$(echo "$OURS_RPS / $NGINX_RPS" | bc -l)" "$ROUNDS"
 if [ "$PACED_CONNECTIONS" -gt 0 ]; then
     echo "paced: wrk -t1 -c$PACED_CONNECTIONS, each connection waits ${PACE_MS} ms after every answer, $ROUNDS alternating rounds"

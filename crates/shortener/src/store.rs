@@ -525,10 +525,17 @@ impl SqlStore {
                 ),
             )
         };
+        // In key order: the batch is a hash map, and rows in its order send every upsert
+        // and every EXISTS probe of the links table to a random page of a B-tree far
+        // larger than the page cache; sorted, consecutive rows share their pages.
+        fn sorted(mut rows: Vec<(&str, String, i64)>) -> Vec<(&str, String, i64)> {
+            rows.sort_unstable();
+            rows
+        }
         let keyed = [
-            (upsert("shortener_clicks_daily", "day"), batch.daily_rows()),
-            (upsert("shortener_referrers", "host"), batch.referrer_rows()),
-            (upsert("shortener_agents", "family"), batch.agent_rows()),
+            (upsert("shortener_clicks_daily", "day"), sorted(batch.daily_rows())),
+            (upsert("shortener_referrers", "host"), sorted(batch.referrer_rows())),
+            (upsert("shortener_agents", "family"), sorted(batch.agent_rows())),
         ];
         sql_dispatch!(&self.sql, pool => {
             let mut tx = pool.begin().await?;
