@@ -12,7 +12,7 @@
 #  3. latency (p50/p99) while n3 is killed with SIGKILL mid-run (clients on n1, n2), and
 #     after it restarts, while the hints kept for it are replayed (clients on all three).
 # Usage: bench/dynamo-redis.sh [requests per round] [pipeline] [clients] [rounds]
-# KEYSPACE (default 1000000) spreads keys with `-r`; ANTI_ENTROPY_MS (default 10000) is
+# KEYSPACE (default 1000000) spreads keys with `-r`; ANTI_ENTROPY_MS (default 30000) is
 # the nodes' anti-entropy interval.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +23,7 @@ PIPELINE="${2:-16}"
 CLIENTS="${3:-48}"
 ROUNDS="${4:-3}"
 KEYSPACE="${KEYSPACE:-1000000}"
-ANTI_ENTROPY_MS="${ANTI_ENTROPY_MS:-10000}"
+ANTI_ENTROPY_MS="${ANTI_ENTROPY_MS:-30000}"
 NODES=3
 cargo build --quiet --release -p blueprint-dynamo --bin dynamo-node
 BIN="$CARGO_TARGET_DIR/release/dynamo-node"
