@@ -6,16 +6,16 @@
 #   2. shortening: POST /api/v1/data/shorten of unique URLs (rate limits switched off).
 #   3. the same redirects against nginx answering 301 from a `map` of the same codes
 #      (Debian nginx, one worker, same core, same wrk), in alternating rounds with ours.
-# nginx matches map strings ignoring case and base62 codes differ by case, so the map and
-# the request stream of both servers keep one code per case-insensitive spelling.
-# Prints the load rate, the time from start to serving, requests/s with p50/p99 (medians
-# of the rounds), the ratio to nginx, the servers' RSS, and checks that every redirect
-# answered 301 and every shorten 201.
 #   4. latency at a set pace rather than at saturation: PACED_CONNECTIONS (default 112)
 #      keep-alive connections that each wait PACE_MS (default 1) ms after every answer
 #      before the next request, the same for both servers in alternating rounds; prints the
 #      rate that reached each server and its p99. A closed-loop client at saturation
 #      (step 1) measures the queue it builds, not the server's latency under a given load.
+# nginx matches map strings ignoring case and base62 codes differ by case, so the map and
+# the request stream of both servers keep one code per case-insensitive spelling.
+# Prints the load rate, the time from start to serving, requests/s with p50/p99 (medians
+# of the rounds), the ratio to nginx, the servers' RSS, and checks that every redirect
+# answered 301 and every shorten 201.
 # Usage: bench/shortener.sh [links] [seconds] [connections]   (defaults: 1000000 10 64)
 #        RECORD_CLICKS=false bench/shortener.sh ...   measures redirects without analytics.
 #        PACED_CONNECTIONS=0 skips step 4.
@@ -180,15 +180,21 @@ echo "wrk -t1 -c$CONNECTIONS -d${SECONDS_PER_RUN}s, servers on cpu $SERVER_CPU (
 # Warm both (about one pass over the sampled paths), then measure the steady state.
 measure "$PORT" "$DATA/redirects.lua" >/dev/null
 measure "$NGINX_PORT" "$DATA/redirects.lua" >/dev/null
+# One round against each server: label script connections suffix; appends "rps p50 p99"
+# to ours<suffix>.txt and nginx<suffix>.txt and prints both.
+round_pair() {
+    local ours theirs
+    ours="$(measure "$PORT" "$2" "$3")"
+    theirs="$(measure "$NGINX_PORT" "$2" "$3")"
+    echo "$ours" >> "$DATA/ours$4.txt"
+    echo "$theirs" >> "$DATA/nginx$4.txt"
+    # shellcheck disable=SC2086 # word splitting of "rps p50 p99" is the point
+    printf '%s: ours %s req/s (p50 %s, p99 %s); nginx %s req/s (p50 %s, p99 %s)\n' "$1" $ours $theirs
+}
 : > "$DATA/ours.txt"
 : > "$DATA/nginx.txt"
 for round in $(seq "$ROUNDS"); do
-    ours="$(measure "$PORT" "$DATA/redirects.lua")"
-    theirs="$(measure "$NGINX_PORT" "$DATA/redirects.lua")"
-    echo "$ours" >> "$DATA/ours.txt"
-    echo "$theirs" >> "$DATA/nginx.txt"
-    # shellcheck disable=SC2086 # word splitting of "rps p50 p99" is the point
-    printf 'round %s: ours %s req/s (p50 %s, p99 %s); nginx %s req/s (p50 %s, p99 %s)\n' "$round" $ours $theirs
+    round_pair "round $round" "$DATA/redirects.lua" "$CONNECTIONS" ""
 done
 OURS_RPS="$(cut -d' ' -f1 "$DATA/ours.txt" | median)"
 NGINX_RPS="$(cut -d' ' -f1 "$DATA/nginx.txt" | median)"
@@ -218,12 +224,7 @@ if [ "$PACED_CONNECTIONS" -gt 0 ]; then
     : > "$DATA/ours-paced.txt"
     : > "$DATA/nginx-paced.txt"
     for round in $(seq "$ROUNDS"); do
-        ours="$(measure "$PORT" "$DATA/redirects-paced.lua" "$PACED_CONNECTIONS")"
-        theirs="$(measure "$NGINX_PORT" "$DATA/redirects-paced.lua" "$PACED_CONNECTIONS")"
-        echo "$ours" >> "$DATA/ours-paced.txt"
-        echo "$theirs" >> "$DATA/nginx-paced.txt"
-        # shellcheck disable=SC2086 # word splitting of "rps p50 p99" is the point
-        printf 'paced round %s: ours %s req/s (p50 %s, p99 %s); nginx %s req/s (p50 %s, p99 %s)\n' "$round" $ours $theirs
+        round_pair "paced round $round" "$DATA/redirects-paced.lua" "$PACED_CONNECTIONS" -paced
     done
     for side in ours nginx; do
         printf '%-10s %10.0f req/s   p99 %s ms (medians of %s paced rounds)\n' "$side-paced" \
