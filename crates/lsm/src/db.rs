@@ -143,7 +143,15 @@ impl Inner {
             return Ok(cached.and_then(|found| self.live(found)));
         }
         let found = self.find_at(version, key, hash, seq)?;
-        rows.fill(key, hash, seq, found.as_ref());
+        // `version` was loaded before `seq` (see `Db::get`), so a memtable switched in
+        // between holds writes at or below `seq` that this read did not search. Its
+        // answer is still a valid read (it began before those writes were visible), but
+        // not the newest version at `seq`: as a row it would serve every later reader a
+        // stale value (row_cache's rule 3 assumes the read searched all of `seq`).
+        // Unchanged since the load, `version` held every write up to `seq`.
+        if std::ptr::eq(version, &**self.current.load()) {
+            rows.fill(key, hash, seq, found.as_ref());
+        }
         Ok(found.and_then(|found| self.live(found)))
     }
 
