@@ -145,7 +145,7 @@ fn arguments(frame: Frame) -> Option<Vec<Bytes>> {
             .into_iter()
             .map(|item| match item {
                 Frame::Bulk(bytes) => Some(bytes),
-                Frame::Simple(text) => Some(Bytes::from(text)),
+                Frame::Simple(text) => Some(Bytes::from(text.into_owned())),
                 Frame::Integer(n) => Some(Bytes::from(n.to_string())),
                 _ => None,
             })

@@ -228,8 +228,10 @@ impl Store {
 
     /// Sets every pair in one atomic batch.
     pub fn set_many(&self, pairs: &[(&[u8], &[u8])]) -> Result<(), KvError> {
-        let keys: Vec<&[u8]> = pairs.iter().map(|(key, _)| *key).collect();
-        let _guards = self.lock(&keys);
+        let _guards = match pairs {
+            [(key, _)] => self.lock(&[*key]),
+            _ => self.lock(&pairs.iter().map(|(key, _)| *key).collect::<Vec<_>>()),
+        };
         let mut batch = WriteBatch::new();
         for (key, value) in pairs {
             batch.put(key, value);
@@ -408,23 +410,31 @@ impl Store {
 
     /// The stripe locks of `keys`, held by a test to stall writers of those keys.
     #[cfg(test)]
-    pub(crate) fn lock_keys(&self, keys: &[&[u8]]) -> Vec<MutexGuard<'_, ()>> {
+    pub(crate) fn lock_keys(&self, keys: &[&[u8]]) -> StripeGuards<'_> {
         self.lock(keys)
     }
 
     /// Locks the stripes of `keys` in ascending order (so two multi-key commands cannot
     /// deadlock), each once.
-    fn lock(&self, keys: &[&[u8]]) -> Vec<MutexGuard<'_, ()>> {
+    fn lock(&self, keys: &[&[u8]]) -> StripeGuards<'_> {
+        // A poisoned stripe only means another command panicked holding it; the lock
+        // protects no data of its own, so carry on.
+        let lock =
+            |index: usize| self.stripes[index].lock().unwrap_or_else(|poison| poison.into_inner());
+        if let [key] = keys {
+            return StripeGuards::One { _guard: lock(stripe_of(key)) };
+        }
         let mut indexes: Vec<usize> = keys.iter().map(|key| stripe_of(key)).collect();
         indexes.sort_unstable();
         indexes.dedup();
-        indexes
-            .into_iter()
-            // A poisoned stripe only means another command panicked holding it; the
-            // lock protects no data of its own, so carry on.
-            .map(|index| self.stripes[index].lock().unwrap_or_else(|poison| poison.into_inner()))
-            .collect()
+        StripeGuards::Many { _guards: indexes.into_iter().map(lock).collect() }
     }
+}
+
+/// Held stripe locks: one key's without a list (most commands, every unpipelined `SET`).
+pub(crate) enum StripeGuards<'a> {
+    One { _guard: MutexGuard<'a, ()> },
+    Many { _guards: Vec<MutexGuard<'a, ()>> },
 }
 
 /// FNV-1a: fixed across runs and cheap; the stripe only has to spread keys.

@@ -4,6 +4,8 @@
 //! The parser never panics and never allocates more than the bytes it has been given:
 //! every length is checked against a named limit before anything is reserved.
 
+use std::borrow::Cow;
+
 use bytes::{BufMut, Bytes, BytesMut};
 
 /// Largest bulk string: 512 MiB, Redis's `proto-max-bulk-len` default. The configured
@@ -23,7 +25,7 @@ pub const MAX_LINE_BYTES: usize = 64 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
     /// `+OK`: a short status without CR or LF.
-    Simple(String),
+    Simple(Cow<'static, str>),
     /// `-ERR message`: an error reply, without CR or LF.
     Error(String),
     /// `:42`.
@@ -176,7 +178,7 @@ impl Frame {
 
     /// `+OK`.
     pub fn ok() -> Frame {
-        Frame::Simple("OK".into())
+        Frame::Simple(Cow::Borrowed("OK"))
     }
 
     /// A bulk string from anything byte-like.
@@ -247,7 +249,7 @@ impl<'a> Cursor<'a> {
         self.position += 1;
         let Some(body) = self.line(false)? else { return Ok(None) };
         match kind {
-            b'+' => Ok(Some(Frame::Simple(utf8(body)?))),
+            b'+' => Ok(Some(Frame::Simple(utf8(body)?.into()))),
             b'-' => Ok(Some(Frame::Error(utf8(body)?))),
             b':' => Ok(Some(Frame::Integer(number(body, "integer")?))),
             b'$' => self.bulk(body),
@@ -377,7 +379,7 @@ mod tests {
     fn any_frame() -> impl Strategy<Value = Frame> {
         let line = "[a-zA-Z0-9 :_.-]{0,20}";
         let leaf = prop_oneof![
-            line.prop_map(Frame::Simple),
+            line.prop_map(|text| Frame::Simple(text.into())),
             line.prop_map(Frame::Error),
             any::<i64>().prop_map(Frame::Integer),
             proptest::collection::vec(any::<u8>(), 0..64).prop_map(|v| Frame::Bulk(v.into())),

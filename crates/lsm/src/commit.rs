@@ -4,6 +4,10 @@
 //! sequence numbers and wakes the others. Concurrent writers thus share system calls and
 //! `fsync`s, and sequence numbers, WAL order and memtable order always agree.
 //!
+//! Without `fsync`s to share (durability `everysec` or `no`) there are no groups: each
+//! write commits alone under the writer lock, which orders sequence numbers, WAL and
+//! memtable the same way.
+//!
 //! Compare-and-swap runs as a group of one, checked by the leader against the state all
 //! earlier groups produced, so no other write can slip between its read and its write.
 
@@ -73,6 +77,9 @@ impl Inner {
         batch.validate()?;
         batch.validate_ttls(self.options.clock.now_ms())?;
         self.throttle_if_compaction_lags();
+        if self.options.durability != Durability::Always {
+            return self.commit_alone(PendingWrite { ticket: 0, batch, condition });
+        }
         let mut queue = self.commit.lock();
         let ticket = queue.next_ticket;
         queue.next_ticket += 1;
@@ -87,6 +94,23 @@ impl Inner {
             }
             if let Some(own) = self.lead_one_group(&mut queue, ticket) {
                 return own;
+            }
+        }
+    }
+
+    /// Commits one write under the writer lock, without a queue: with no `fsync` on the
+    /// commit path (`everysec`, `no`) a group shares nothing worth the hand-offs. A writer
+    /// that finds the lock taken waits for one write of a few microseconds (the lock spins
+    /// before it parks) instead of queueing a ticket and sleeping on the condition
+    /// variable until a leader wakes it: what `SET` without pipelining paid per request.
+    fn commit_alone(&self, write: PendingWrite) -> Result<bool> {
+        let _writer = self.writer.lock();
+        match self.apply_group(vec![write]) {
+            Ok(applied) => Ok(applied.first().copied().unwrap_or(false)),
+            Err(error) => {
+                // As for a group: a failed WAL append may have left a partial record.
+                self.record_background_error(&error.to_string());
+                Err(error)
             }
         }
     }
@@ -185,6 +209,8 @@ impl Inner {
     /// Runs `work` as the commit leader, so no write is in flight meanwhile (used to
     /// freeze the memtable on demand).
     pub(crate) fn with_leadership<T>(&self, work: impl FnOnce() -> Result<T>) -> Result<T> {
+        // Writers without a group (`commit_alone`) first, then the queue's leader.
+        let _writer = self.writer.lock();
         let mut queue = self.commit.lock();
         while queue.leader_active {
             self.commit_done.wait(&mut queue);

@@ -52,6 +52,9 @@ pub(crate) struct Inner {
     /// Signalled on every version change: wakes flush, compaction and waiting writers.
     pub state_changed: Condvar,
     pub commit: Mutex<CommitQueue>,
+    /// Held by a write committed without a group (durability other than `Always`) and
+    /// by the commit leadership taken to freeze the memtable.
+    pub writer: Mutex<()>,
     pub commit_done: Condvar,
     pub wal: Mutex<WalWriter>,
     /// Highest sequence number assigned.
@@ -337,6 +340,7 @@ impl Db {
             state: Mutex::new(recovered.manifest),
             state_changed: Condvar::new(),
             commit: Mutex::new(CommitQueue::default()),
+            writer: Mutex::new(()),
             commit_done: Condvar::new(),
             wal: Mutex::new(recovered.wal),
             written: WriteCounters::default(),
