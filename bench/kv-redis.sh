@@ -5,7 +5,10 @@
 # Usage: bench/kv-redis.sh [requests] [pipeline] [clients]
 # KEYSPACE=1000000 spreads keys with `-r` (by default redis-benchmark hits one key, which
 # measures hot-key overwrites); VALUE_BYTES=100 sets `-d`. DURABILITY=always|everysec|no sets both (default everysec).
-# ROUNDS (default 5) alternating rounds. REDIS_PORT=6379 measures an already running
+# ROUNDS (default 5) alternating rounds. WORKERS (default 1) sets our node's
+# `server.worker_threads`: one thread serving every connection, as Redis's one event loop
+# does, so neither server contends with redis-benchmark for this machine's cores;
+# WORKERS=0 is one per core. REDIS_PORT=6379 measures an already running
 # Redis instead (its own persistence settings). Needs redis-server, redis-benchmark and a
 # release build (this script builds it).
 cd "$(dirname "$0")/.."
@@ -16,6 +19,7 @@ REQUESTS="${1:-200000}"
 PIPELINE="${2:-16}"
 CLIENTS="${3:-32}"
 DURABILITY="${DURABILITY:-everysec}"
+WORKERS="${WORKERS:-1}"
 ROUNDS="${ROUNDS:-5}"
 BIN="$CARGO_TARGET_DIR/release/blueprint"
 # Always build: a stale binary would measure old code. A no-op when it is fresh.
@@ -24,7 +28,8 @@ cargo build --quiet --release -p blueprint
 HTTP_PORT="$(free_port)"
 RESP_PORT="$(free_port)"
 DATA="$(mktemp -d)"
-BLUEPRINT_KV__RESP_PORT="$RESP_PORT" BLUEPRINT_KV__DURABILITY="$DURABILITY" RUST_LOG=warn \
+BLUEPRINT_KV__RESP_PORT="$RESP_PORT" BLUEPRINT_KV__DURABILITY="$DURABILITY" \
+    BLUEPRINT_SERVER__WORKER_THREADS="$WORKERS" RUST_LOG=warn \
     "$BIN" kv serve --port "$HTTP_PORT" --data-dir "$DATA/ours" >/dev/null 2>&1 &
 PID=$!
 REDIS_PID=""
@@ -52,7 +57,7 @@ RANDOM_KEYS=()
 [ -n "${KEYSPACE:-}" ] && RANDOM_KEYS=(-r "$KEYSPACE")
 bench() { redis-benchmark -p "$1" -t set,get -n "$REQUESTS" -P "$PIPELINE" -c "$CLIENTS" -d "${VALUE_BYTES:-3}" -q "${RANDOM_KEYS[@]}" 2>/dev/null \
     | tr '\r' '\n' | grep 'requests per second' | awk '{print $1, $2}'; }
-echo "redis-benchmark -t set,get -n $REQUESTS -P $PIPELINE -c $CLIENTS -d ${VALUE_BYTES:-3} ${RANDOM_KEYS[*]} (requests/s; ours durability $DURABILITY; redis $([ -n "$REDIS_PID" ] && echo "appendfsync $DURABILITY" || echo "on port $REDIS_PORT as configured"); $ROUNDS alternating rounds)"
+echo "redis-benchmark -t set,get -n $REQUESTS -P $PIPELINE -c $CLIENTS -d ${VALUE_BYTES:-3} ${RANDOM_KEYS[*]} (requests/s; ours durability $DURABILITY, worker_threads $WORKERS; redis $([ -n "$REDIS_PID" ] && echo "appendfsync $DURABILITY" || echo "on port $REDIS_PORT as configured"); $ROUNDS alternating rounds)"
 : > "$DATA/rounds.txt"
 for round in $(seq "$ROUNDS"); do
     OURS="$(bench "$RESP_PORT")"

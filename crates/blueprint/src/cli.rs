@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use blueprint_platform::config::{ConfigError, LoadedConfig, redact};
+use blueprint_platform::config::{ConfigError, LoadedConfig, ServerConfig, redact};
 use blueprint_platform::{Platform, System, app, http, telemetry};
 use clap::{Arg, ArgMatches, Args, Command, FromArgMatches};
 
@@ -67,6 +67,16 @@ fn command(systems: &[Arc<dyn System>]) -> Command {
 }
 
 /// Parse arguments, run, and map the outcome to an exit code.
+/// The async runtime, with `server.worker_threads` threads (0: one per core).
+fn runtime(server: &ServerConfig) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if server.worker_threads > 0 {
+        builder.worker_threads(server.worker_threads);
+    }
+    builder.build()
+}
+
 pub fn main(systems: Vec<Arc<dyn System>>) -> ExitCode {
     let matches = command(&systems).get_matches();
     let config_path = matches.get_one::<PathBuf>("config").cloned();
@@ -89,7 +99,7 @@ pub fn main(systems: Vec<Arc<dyn System>>) -> ExitCode {
         }
     }
     telemetry::init(&loaded.config.telemetry);
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match runtime(&loaded.config.server) {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -192,4 +202,21 @@ fn show_config(loaded: &LoadedConfig, systems: &[Arc<dyn System>]) -> anyhow::Re
     redact(&mut table);
     print!("{}", toml::to_string_pretty(&table).context("rendering the config")?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_worker_threads_sets_the_runtime_threads_and_zero_is_one_per_core() {
+        for threads in [1, 3] {
+            let server = ServerConfig { worker_threads: threads, ..ServerConfig::default() };
+            let runtime = runtime(&server).expect("runtime");
+            assert_eq!(runtime.metrics().num_workers(), threads);
+        }
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let runtime = runtime(&ServerConfig::default()).expect("runtime");
+        assert_eq!(runtime.metrics().num_workers(), cores);
+    }
 }

@@ -98,7 +98,15 @@ pub struct ServerConfig {
     /// What to do when a backend is unreachable at start: `fail` (exit naming it) or
     /// `warn` (start anyway; `/readyz` reports 503 until it is back).
     pub startup_check: StartupCheck,
+    /// Threads of the async runtime that serves every listener (HTTP, RESP); 0, the
+    /// default, is one per core. Fewer leave cores to others: on a machine shared with
+    /// its load generator one thread serving every connection, as Redis's one event loop
+    /// does, beats two that contend with the client for the cores (`bench/kv-redis.sh`).
+    pub worker_threads: usize,
 }
+
+/// Most `server.worker_threads`: a larger count is a typo, not a machine.
+pub const MAX_WORKER_THREADS: usize = 1024;
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -110,6 +118,7 @@ impl Default for ServerConfig {
             request_timeout_ms: 30_000,
             shutdown_grace_ms: 10_000,
             startup_check: StartupCheck::Fail,
+            worker_threads: 0,
         }
     }
 }
@@ -320,6 +329,12 @@ impl LoadedConfig {
             }
         }
         let config: Config = figment.extract()?;
+        if config.server.worker_threads > MAX_WORKER_THREADS {
+            return Err(ConfigError::Invalid(format!(
+                "server.worker_threads = {}: at most {MAX_WORKER_THREADS} (0 is one per core)",
+                config.server.worker_threads
+            )));
+        }
         Ok(LoadedConfig { config, figment })
     }
 
@@ -403,6 +418,17 @@ mod tests {
     /// An environment provider that sees no variables: a unique prefix nobody sets.
     fn no_env() -> Env {
         Env::prefixed(&format!("BPTEST{}_", uuid::Uuid::new_v4().simple()))
+    }
+
+    #[test]
+    fn an_absurd_worker_thread_count_is_refused_at_load_naming_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "[server]\nworker_threads = 100000\n");
+        let error = LoadedConfig::load_with(Some(&path), no_env(), &[]).unwrap_err();
+        assert!(error.to_string().contains("server.worker_threads = 100000"), "{error}");
+        let path = write(dir.path(), "[server]\nworker_threads = 3\n");
+        let loaded = LoadedConfig::load_with(Some(&path), no_env(), &[]).unwrap();
+        assert_eq!(loaded.config.server.worker_threads, 3);
     }
 
     #[test]
