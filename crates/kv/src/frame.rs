@@ -147,9 +147,9 @@ impl Frame {
         match self {
             Frame::Simple(text) => line(out, b'+', text.as_bytes()),
             Frame::Error(text) => line(out, b'-', text.as_bytes()),
-            Frame::Integer(value) => line(out, b':', value.to_string().as_bytes()),
+            Frame::Integer(value) => number_line(out, b':', *value),
             Frame::Bulk(bytes) => {
-                line(out, b'$', bytes.len().to_string().as_bytes());
+                length_line(out, b'$', bytes.len());
                 out.put_slice(bytes);
                 out.put_slice(b"\r\n");
             }
@@ -158,15 +158,15 @@ impl Frame {
                 Protocol::Resp3 => out.put_slice(b"_\r\n"),
             },
             Frame::Array(items) => {
-                line(out, b'*', items.len().to_string().as_bytes());
+                length_line(out, b'*', items.len());
                 for item in items {
                     item.encode_as(out, protocol);
                 }
             }
             Frame::Map(pairs) => {
                 match protocol {
-                    Protocol::Resp2 => line(out, b'*', (pairs.len() * 2).to_string().as_bytes()),
-                    Protocol::Resp3 => line(out, b'%', pairs.len().to_string().as_bytes()),
+                    Protocol::Resp2 => length_line(out, b'*', pairs.len() * 2),
+                    Protocol::Resp3 => length_line(out, b'%', pairs.len()),
                 }
                 for (key, value) in pairs {
                     key.encode_as(out, protocol);
@@ -197,6 +197,34 @@ fn line(out: &mut BytesMut, kind: u8, body: &[u8]) {
     out.put_u8(kind);
     out.put_slice(body);
     out.put_slice(b"\r\n");
+}
+
+/// `kind`, then `value` in decimal, then CRLF, without a `String` in between (a length
+/// line precedes every bulk reply: one allocation per `GET` before).
+fn number_line(out: &mut BytesMut, kind: u8, value: i64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    let mut rest = value.unsigned_abs();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.reserve(digits.len() - start + 4);
+    out.put_u8(kind);
+    if value < 0 {
+        out.put_u8(b'-');
+    }
+    out.put_slice(&digits[start..]);
+    out.put_slice(b"\r\n");
+}
+
+/// [`number_line`] for a length (a length never exceeds `i64::MAX` bytes or items).
+fn length_line(out: &mut BytesMut, kind: u8, len: usize) {
+    number_line(out, kind, i64::try_from(len).unwrap_or(i64::MAX));
 }
 
 fn check_buffered(len: usize, limits: ParseLimits) -> Result<(), ProtocolError> {
@@ -388,6 +416,18 @@ mod tests {
         leaf.prop_recursive(3, 32, 8, |inner| {
             proptest::collection::vec(inner, 0..8).prop_map(Frame::Array)
         })
+    }
+
+    #[test]
+    fn integers_and_lengths_are_written_in_decimal_at_the_extremes() {
+        for (value, text) in [(0, "0"), (-1, "-1"), (42, "42"), (i64::MIN, "-9223372036854775808")]
+        {
+            assert_eq!(&encoded(&Frame::Integer(value))[..], format!(":{text}\r\n").as_bytes());
+        }
+        let max = Frame::Integer(i64::MAX);
+        assert_eq!(&encoded(&max)[..], b":9223372036854775807\r\n");
+        let bulk = Frame::bulk(vec![b'x'; 1234]);
+        assert!(encoded(&bulk).starts_with(b"$1234\r\nxx"));
     }
 
     proptest! {
