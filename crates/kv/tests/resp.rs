@@ -295,6 +295,40 @@ async fn redis_cli_sets_scans_and_speaks_resp3() {
     assert_eq!(cli(&["DBSIZE"]).await, "2\n");
 }
 
+/// `redis-benchmark` as the issue's command runs it (`-t set,get`, random keys, 100-byte
+/// values, pipelined and not): every request answered (it prints a rate per test, and
+/// would print an error or hang otherwise), and its keys are there afterwards with the
+/// values it wrote. Skipped with a note when it is not installed (required in CI).
+#[tokio::test]
+async fn redis_benchmark_runs_set_and_get_unmodified_and_its_writes_are_stored() {
+    if !client_installed("redis-benchmark", &["--version"]) {
+        return;
+    }
+    let server = start().await;
+    let port = server.address.port().to_string();
+    for pipeline in ["1", "16"] {
+        let output = tokio::process::Command::new("redis-benchmark")
+            .args(["-p", &port, "-t", "set,get", "-n", "2000", "-c", "8", "-r", "500"])
+            .args(["-d", "100", "-P", pipeline, "-q"])
+            .output()
+            .await
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        let text = String::from_utf8_lossy(&output.stdout).replace('\r', "\n");
+        for test in ["SET:", "GET:"] {
+            let line = text.lines().rev().find(|line| line.starts_with(test));
+            let line = line.unwrap_or_else(|| panic!("no {test} rate in {text:?}"));
+            assert!(line.contains("requests per second"), "{line}");
+        }
+        assert!(!text.contains("ERR"), "{text}");
+    }
+    let mut connection = client(&server).await;
+    let keys: Vec<String> = query(&mut connection, &["KEYS", "key:*"]).await.unwrap();
+    assert!(!keys.is_empty() && keys.len() <= 500, "{} keys", keys.len());
+    let value: Vec<u8> = query(&mut connection, &["GET", &keys[0]]).await.unwrap();
+    assert_eq!(value.len(), 100, "redis-benchmark writes 100-byte values with -d 100");
+}
+
 /// The Python `redis` package (redis-py), RESP2 and RESP3; skipped with a note when it is
 /// not installed (`.ci/run` installs it and sets `BLUEPRINT_REQUIRE_SERVICES=1`).
 #[tokio::test]
