@@ -5,10 +5,9 @@
 # Usage: bench/kv-redis.sh [requests] [pipeline] [clients]
 # KEYSPACE=1000000 spreads keys with `-r` (by default redis-benchmark hits one key, which
 # measures hot-key overwrites); VALUE_BYTES=100 sets `-d`. DURABILITY=always|everysec|no sets both (default everysec).
-# ROUNDS (default 5) alternating rounds. WORKERS (default 1) sets our node's
-# `server.worker_threads`: one thread serving every connection, as Redis's one event loop
-# does, so neither server contends with redis-benchmark for this machine's cores;
-# WORKERS=0 is one per core. REDIS_PORT=6379 measures an already running
+# ROUNDS (default 5) alternating rounds. WORKERS sets our node's `server.worker_threads`
+# (default 0: one per core; 1 serves every connection from one thread, as Redis's one
+# event loop does). REDIS_PORT=6379 measures an already running
 # Redis instead (its own persistence settings). Needs redis-server, redis-benchmark and a
 # release build (this script builds it).
 cd "$(dirname "$0")/.."
@@ -19,7 +18,7 @@ REQUESTS="${1:-200000}"
 PIPELINE="${2:-16}"
 CLIENTS="${3:-32}"
 DURABILITY="${DURABILITY:-everysec}"
-WORKERS="${WORKERS:-1}"
+WORKERS="${WORKERS:-0}"
 ROUNDS="${ROUNDS:-5}"
 BIN="$CARGO_TARGET_DIR/release/blueprint"
 # Always build: a stale binary would measure old code. A no-op when it is fresh.

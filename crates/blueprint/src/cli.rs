@@ -66,7 +66,6 @@ fn command(systems: &[Arc<dyn System>]) -> Command {
     command
 }
 
-/// Parse arguments, run, and map the outcome to an exit code.
 /// The async runtime, with `server.worker_threads` threads (0: one per core).
 fn runtime(server: &ServerConfig) -> std::io::Result<tokio::runtime::Runtime> {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
@@ -77,6 +76,7 @@ fn runtime(server: &ServerConfig) -> std::io::Result<tokio::runtime::Runtime> {
     builder.build()
 }
 
+/// Parse arguments, run, and map the outcome to an exit code.
 pub fn main(systems: Vec<Arc<dyn System>>) -> ExitCode {
     let matches = command(&systems).get_matches();
     let config_path = matches.get_one::<PathBuf>("config").cloned();

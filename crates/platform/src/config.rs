@@ -99,9 +99,8 @@ pub struct ServerConfig {
     /// `warn` (start anyway; `/readyz` reports 503 until it is back).
     pub startup_check: StartupCheck,
     /// Threads of the async runtime that serves every listener (HTTP, RESP); 0, the
-    /// default, is one per core. Fewer leave cores to others: on a machine shared with
-    /// its load generator one thread serving every connection, as Redis's one event loop
-    /// does, beats two that contend with the client for the cores (`bench/kv-redis.sh`).
+    /// default, is one per core. Fewer leave cores to other processes on the machine
+    /// (a load generator, a database); `bench/kv-redis.sh` takes `WORKERS=`.
     pub worker_threads: usize,
 }
 
