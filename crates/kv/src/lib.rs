@@ -56,15 +56,20 @@
 //!
 //! # Measured
 //!
-//! `bench/kv-redis.sh` (redis-benchmark `-t set,get -n 200000 -P 16 -c 32`, release build,
-//! `durability = "everysec"`, against Redis on the same shared 2-core VM):
+//! `bench/kv-redis.sh`, the G1 command (redis-benchmark `-t set,get -c 50 -r 1000000
+//! -d 100`, release build, `durability = "everysec"` against `redis-server --appendonly yes
+//! --appendfsync everysec` on the same shared 2-core VM; medians of alternating rounds,
+//! 2026-12-03):
 //!
-//! | keys                      | GET ours / Redis           | SET ours / Redis           |
-//! |---------------------------|----------------------------|----------------------------|
-//! | one key (the default)     | 689 655 / 1 058 201 (0.65) | 558 659 / 1 081 081 (0.52) |
-//! | `-r 1000000` (spread)     | 522 193 / 806 452 (0.65)   | 289 017 / 628 931 (0.46)   |
+//! | pipeline                         | GET ours / Redis          | SET ours / Redis          |
+//! |----------------------------------|---------------------------|---------------------------|
+//! | `-P 16`, 2 M requests, 5 rounds  | 489 956 / 389 332 (1.26)  | 223 164 / 215 796 (1.03)  |
+//! | `-P 1`, 500 k requests, 7 rounds | 71 685 / 70 542 (1.02)    | 66 676 / 72 548 (0.92)    |
 //!
-//! (2026-12-01, load average 1.0.) With `durability = "always"` against Redis's
+//! Rounds spread 0.70–1.47 on this machine; the README lists the commands. On
+//! 2026-12-01 (`-n 200000 -P 16 -c 32`, one key): GET 0.65, SET 0.52.
+//!
+//! With `durability = "always"` against Redis's
 //! `appendfsync always` (2026-12-02, medians of alternating rounds, the commit thread of
 //! [`commit`]): `DURABILITY=always ROUNDS=5 bench/kv-redis.sh 200000 16 32` SET
 //! 649 351 / 522 193 (1.24×; one key, where consecutive `SET`s of the key coalesce);
