@@ -20,7 +20,9 @@
 //! # Layout
 //!
 //! - [`db`](Db): open and recover, the public API, snapshots, background threads.
-//! - `commit`: group commit: one leader writes a group of batches as one WAL record.
+//! - `commit`: group commit under `Always` (one leader writes a group of batches as one WAL
+//!   record and one `fsync`); under `EverySec` and `No` each write commits alone under the
+//!   writer lock.
 //! - `wal/{writer,reader,recovery}`: the commit log; a torn tail is ignored on replay,
 //!   any other bad record is a `Corruption` error with file and offset.
 //! - `memtable`: the sorted in-memory buffer (key → versions, newest first).
