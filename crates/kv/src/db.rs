@@ -189,7 +189,7 @@ impl Store {
         condition: SetCondition,
         want_previous: bool,
     ) -> Result<SetOutcome, KvError> {
-        let _guards = self.lock(&[key]);
+        let _guards = self.lock([key]);
         let needs_previous =
             condition != SetCondition::Always || want_previous || expiration == Expiration::Keep;
         let previous = if needs_previous { self.db.get_with_expiry(key)? } else { None };
@@ -228,10 +228,7 @@ impl Store {
 
     /// Sets every pair in one atomic batch.
     pub fn set_many(&self, pairs: &[(&[u8], &[u8])]) -> Result<(), KvError> {
-        let _guards = match pairs {
-            [(key, _)] => self.lock(&[*key]),
-            _ => self.lock(&pairs.iter().map(|(key, _)| *key).collect::<Vec<_>>()),
-        };
+        let _guards = self.lock(pairs.iter().map(|(key, _)| *key));
         let mut batch = WriteBatch::new();
         for (key, value) in pairs {
             batch.put(key, value);
@@ -241,7 +238,7 @@ impl Store {
 
     /// Deletes `keys` in one atomic batch; returns how many existed.
     pub fn delete(&self, keys: &[&[u8]]) -> Result<usize, KvError> {
-        let _guards = self.lock(keys);
+        let _guards = self.lock(keys.iter().copied());
         let mut batch = WriteBatch::new();
         let mut seen = std::collections::HashSet::new();
         for key in keys {
@@ -268,7 +265,7 @@ impl Store {
     /// Adds `delta` to the integer at `key` (absent counts as 0) and returns the result;
     /// the key keeps its expiry, as in Redis.
     pub fn increment(&self, key: &[u8], delta: i64) -> Result<i64, KvError> {
-        let _guards = self.lock(&[key]);
+        let _guards = self.lock([key]);
         let current = self.db.get_with_expiry(key)?;
         let number = match &current {
             None => 0,
@@ -283,7 +280,7 @@ impl Store {
     /// Appends `suffix` to the value at `key` (absent counts as empty), keeping its
     /// expiry; returns the new length.
     pub fn append(&self, key: &[u8], suffix: &[u8]) -> Result<usize, KvError> {
-        let _guards = self.lock(&[key]);
+        let _guards = self.lock([key]);
         let (mut value, expires_at_ms) = match self.db.get_with_expiry(key)? {
             Some(live) => (live.value, live.expires_at_ms),
             None => (Vec::new(), None),
@@ -302,7 +299,7 @@ impl Store {
         deadline_ms: u64,
         condition: ExpireCondition,
     ) -> Result<bool, KvError> {
-        let _guards = self.lock(&[key]);
+        let _guards = self.lock([key]);
         let Some(live) = self.db.get_with_expiry(key)? else { return Ok(false) };
         let allowed = match (condition, live.expires_at_ms) {
             (ExpireCondition::Always, _) => true,
@@ -324,7 +321,7 @@ impl Store {
 
     /// Removes the expiry of `key`; whether it had one.
     pub fn persist(&self, key: &[u8]) -> Result<bool, KvError> {
-        let _guards = self.lock(&[key]);
+        let _guards = self.lock([key]);
         match self.db.get_with_expiry(key)? {
             Some(LiveValue { value, expires_at_ms: Some(_) }) => {
                 self.db.put(key, &value)?;
@@ -411,20 +408,23 @@ impl Store {
     /// The stripe locks of `keys`, held by a test to stall writers of those keys.
     #[cfg(test)]
     pub(crate) fn lock_keys(&self, keys: &[&[u8]]) -> StripeGuards<'_> {
-        self.lock(keys)
+        self.lock(keys.iter().copied())
     }
 
     /// Locks the stripes of `keys` in ascending order (so two multi-key commands cannot
     /// deadlock), each once.
-    fn lock(&self, keys: &[&[u8]]) -> StripeGuards<'_> {
+    fn lock<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) -> StripeGuards<'_> {
         // A poisoned stripe only means another command panicked holding it; the lock
         // protects no data of its own, so carry on.
         let lock =
             |index: usize| self.stripes[index].lock().unwrap_or_else(|poison| poison.into_inner());
-        if let [key] = keys {
+        let mut keys = keys.into_iter();
+        let (first, second) = (keys.next(), keys.next());
+        if let (Some(key), None) = (first, second) {
             return StripeGuards::One { _guard: lock(stripe_of(key)) };
         }
-        let mut indexes: Vec<usize> = keys.iter().map(|key| stripe_of(key)).collect();
+        let mut indexes: Vec<usize> =
+            first.into_iter().chain(second).chain(keys).map(stripe_of).collect();
         indexes.sort_unstable();
         indexes.dedup();
         StripeGuards::Many { _guards: indexes.into_iter().map(lock).collect() }

@@ -44,7 +44,7 @@ fn head_of(key: &[u8]) -> u128 {
 }
 
 /// A key as the map holds it: its head inline, its bytes on the heap.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct MemKey {
     head: u128,
     bytes: Box<[u8]>,
@@ -93,9 +93,13 @@ impl KeyView for Probe<'_> {
     }
 }
 
-/// Byte order, heads first (see [`head_of`]).
+/// Byte order, heads first (see [`head_of`]): the one rule of stored keys and probes.
+fn key_order(left_head: u128, left: &[u8], right_head: u128, right: &[u8]) -> KeyOrder {
+    left_head.cmp(&right_head).then_with(|| left.cmp(right))
+}
+
 fn compare_views(left: &dyn KeyView, right: &dyn KeyView) -> KeyOrder {
-    left.head().cmp(&right.head()).then_with(|| left.bytes().cmp(right.bytes()))
+    key_order(left.head(), left.bytes(), right.head(), right.bytes())
 }
 
 impl PartialEq for dyn KeyView + '_ {
@@ -115,12 +119,6 @@ impl Ord for dyn KeyView + '_ {
     }
 }
 
-impl PartialEq for MemKey {
-    fn eq(&self, other: &Self) -> bool {
-        self.head == other.head && self.bytes == other.bytes
-    }
-}
-impl Eq for MemKey {}
 impl PartialOrd for MemKey {
     fn partial_cmp(&self, other: &Self) -> Option<KeyOrder> {
         Some(self.cmp(other))
@@ -128,7 +126,7 @@ impl PartialOrd for MemKey {
 }
 impl Ord for MemKey {
     fn cmp(&self, other: &Self) -> KeyOrder {
-        self.head.cmp(&other.head).then_with(|| self.bytes.cmp(&other.bytes))
+        key_order(self.head, &self.bytes, other.head, &other.bytes)
     }
 }
 
