@@ -31,6 +31,12 @@ use blueprint_dynamo::{
 use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+/// mimalloc rather than glibc's malloc, as in the `blueprint` binary: under
+/// redis-benchmark's spread-key SETs glibc's malloc, free and consolidation were 28 % of a
+/// node's CPU (bench/dynamo-redis.sh, perf).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The settings file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
