@@ -114,6 +114,7 @@ pub mod codec;
 pub mod config;
 pub mod error;
 pub mod http;
+mod lives;
 pub mod membership;
 pub mod merkle;
 pub mod net;

@@ -16,13 +16,14 @@ use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::clock::WallClock;
 use crate::codec::{Reader, Writer};
 use crate::config::{ClusterConfig, Consistency, RequestOptions};
 use crate::error::DynamoError;
+use crate::lives::LifeFilter;
 use crate::membership::{Liveness, MemberInfo, MemberView, Membership, Timeouts};
 use crate::merkle::{LEAVES, MerkleTree, bucket_of};
 use crate::net::Network;
@@ -132,6 +133,9 @@ struct Inner {
     ring: RwLock<Arc<Ring>>,
     rng: Mutex<StdRng>,
     locks: Vec<Mutex<()>>,
+    /// The keys that may have a life record: a write of a key with no local copy looks
+    /// its life up only when this says it may exist.
+    lives: LifeFilter,
     incarnation: u64,
     sibling_cap_hits: AtomicU64,
     anti_entropy_done: Mutex<HashMap<String, u64>>,
@@ -231,6 +235,29 @@ fn decode_record(raw: &[u8]) -> Result<(Stamp, Object), DynamoError> {
     Ok((Stamp { wall_ms, incarnation, mono_ms, life }, object))
 }
 
+fn life_key(key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(key.len() + 1);
+    out.push(LIFE);
+    out.extend_from_slice(key);
+    out
+}
+
+/// The filter of keys with a life record, from every such record in `storage`.
+fn load_lives(storage: &dyn Storage) -> Result<LifeFilter, DynamoError> {
+    let lives = LifeFilter::new();
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let page = storage.scan(&[LIFE], after.as_deref(), SCAN_PAGE)?;
+        for (raw, _) in &page {
+            lives.insert(&raw[1..]);
+        }
+        match page.last() {
+            Some((last, _)) if page.len() == SCAN_PAGE => after = Some(last.clone()),
+            _ => return Ok(lives),
+        }
+    }
+}
+
 fn read_u64_meta(storage: &dyn Storage, key: &[u8]) -> Result<Option<u64>, DynamoError> {
     Ok(storage.get(key)?.and_then(|raw| Reader::new(&raw).varint().ok()))
 }
@@ -266,6 +293,7 @@ impl Node {
         write_u64_meta(storage.as_ref(), META_EPOCH, epoch)?;
         let incarnation = read_u64_meta(storage.as_ref(), META_INCARNATION)?.unwrap_or(0) + 1;
         write_u64_meta(storage.as_ref(), META_INCARNATION, incarnation)?;
+        let lives = load_lives(storage.as_ref())?;
 
         let listener = network.bind(&config.rpc_listen).await.map_err(|error| DynamoError::Io {
             message: format!("bind {}: {error}", config.rpc_listen),
@@ -304,6 +332,7 @@ impl Node {
             ring: RwLock::new(Arc::new(ring)),
             rng: Mutex::new(rng),
             locks: (0..KEY_LOCKS).map(|_| Mutex::new(())).collect(),
+            lives,
             incarnation,
             sibling_cap_hits: AtomicU64::new(0),
             anti_entropy_done: Mutex::new(HashMap::new()),
@@ -578,20 +607,19 @@ impl Inner {
         if let Some(stamp) = stamp {
             return Ok(stamp.life);
         }
-        let mut life_key = Vec::with_capacity(key.len() + 1);
-        life_key.push(LIFE);
-        life_key.extend_from_slice(key);
-        Ok(read_u64_meta(self.storage.as_ref(), &life_key)?.unwrap_or(0))
+        if !self.lives.may_contain(key) {
+            return Ok(0);
+        }
+        Ok(read_u64_meta(self.storage.as_ref(), &life_key(key))?.unwrap_or(0))
     }
 
     /// Drops the local copy of `key` (the caller holds its lock), first moving to a new
     /// life when the copy holds dots this node minted.
     fn remove_local(&self, key: &[u8], stamp: &Stamp, object: &Object) -> Result<(), DynamoError> {
         if object.context().counter(&self.actor_for(stamp.life)) > 0 {
-            let mut life_key = Vec::with_capacity(key.len() + 1);
-            life_key.push(LIFE);
-            life_key.extend_from_slice(key);
-            write_u64_meta(self.storage.as_ref(), &life_key, stamp.life + 1)?;
+            // The bit before the record: a write that skips the lookup must never miss it.
+            self.lives.insert(key);
+            write_u64_meta(self.storage.as_ref(), &life_key(key), stamp.life + 1)?;
         }
         self.storage.delete(&data_key(key))?;
         Ok(())
@@ -846,36 +874,40 @@ impl Inner {
             return Err(DynamoError::Unavailable { op: "read", required: r, available });
         }
         let key = Bytes::copy_from_slice(key);
+        // Each answer comes through `receiver`: the local one inline, the others from the
+        // peers' batchers (no task per replica). An answer not in by the deadline counts
+        // as failed, as a replica call timing out would.
+        let deadline = tokio::time::Instant::now() + self.timeout() * 2;
         let (sender, mut receiver) = mpsc::channel::<ReadAnswer>(plan.targets.len().max(1));
+        let mut local = None;
         for target in &plan.targets {
-            let inner = Arc::clone(self);
-            let sender = sender.clone();
-            let key = key.clone();
-            let node = target.node.clone();
-            let hinted = target.hint_for.is_some();
-            tokio::spawn(async move {
-                let outcome = if node == inner.me {
-                    inner.read_local(&key).map(|found| found.map(|(_, o)| o))
-                } else {
-                    match inner.call_batched(&node, Request::Get { key }).await {
-                        Ok(Response::Object(object)) => Ok(object),
-                        Ok(_) => {
-                            Err(DynamoError::Unavailable { op: "read", required: 1, available: 0 })
-                        }
-                        Err(error) => Err(error),
-                    }
-                };
-                let counts = inner.counts(&node);
-                // Fallbacks answer but are not repaired: they hold hints, not replicas.
-                let _ = sender.send((node, counts && !hinted, Some(outcome))).await;
-            });
+            // Fallbacks answer but are not repaired: they hold hints, not replicas.
+            let repairable = self.counts(&target.node) && target.hint_for.is_none();
+            if target.node == self.me {
+                local = Some(repairable);
+                continue;
+            }
+            let reply = Reply::Read { node: target.node.clone(), repairable, done: sender.clone() };
+            let job = (Request::Get { key: key.clone() }, reply);
+            if let Err(mpsc::error::SendError((_, reply))) =
+                self.batcher_for(&target.node).send(job).await
+            {
+                reply.answer(None);
+            }
+        }
+        if let Some(repairable) = local {
+            let outcome = self.read_local(&key).map(|found| found.map(|(_, o)| o));
+            // Never full: the channel has room for every target's one answer.
+            let _ = sender.try_send((self.me.clone(), repairable, Some(outcome)));
         }
         drop(sender);
         let mut merged = Object::empty();
         let mut answers: Vec<(String, bool, Option<Object>)> = Vec::new();
         let mut counted = 0;
         while counted < r {
-            let Some((node, counts, outcome)) = receiver.recv().await else {
+            let Ok(Some((node, counts, outcome))) =
+                tokio::time::timeout_at(deadline, receiver.recv()).await
+            else {
                 return Err(DynamoError::Unavailable {
                     op: "read",
                     required: r,
@@ -897,7 +929,9 @@ impl Inner {
         }
         let inner = Arc::clone(self);
         let result = merged.clone();
-        tokio::spawn(async move { inner.read_repair(key, merged, answers, receiver).await });
+        tokio::spawn(async move {
+            inner.read_repair(key, merged, answers, receiver, deadline).await;
+        });
         Ok(result)
     }
 
@@ -951,8 +985,11 @@ impl Inner {
         mut merged: Object,
         mut answers: Vec<(String, bool, Option<Object>)>,
         mut receiver: mpsc::Receiver<ReadAnswer>,
+        deadline: tokio::time::Instant,
     ) {
-        while let Some((node, counts, outcome)) = receiver.recv().await {
+        while let Ok(Some((node, counts, outcome))) =
+            tokio::time::timeout_at(deadline, receiver.recv()).await
+        {
             if let Some(Ok(object)) = outcome {
                 if let Some(object) = &object {
                     merged.merge(object, self.config.versioning);
@@ -998,23 +1035,6 @@ impl Inner {
             code: error.code().into(),
             message: error.to_string(),
         })
-    }
-
-    /// Sends a `Get` or `Put` to `node` through its batcher: requests queued while the
-    /// previous frames were in flight travel together as one [`Request::Batch`].
-    async fn call_batched(
-        self: &Arc<Self>,
-        node: &str,
-        request: Request,
-    ) -> Result<Response, DynamoError> {
-        let unavailable = DynamoError::Unavailable { op: "call", required: 1, available: 0 };
-        let queue = self.batcher_for(node);
-        let (done, answer) = oneshot::channel();
-        queue.send((request, Reply::Response(done))).await.map_err(|_| unavailable.clone())?;
-        match tokio::time::timeout(self.timeout() * 2, answer).await {
-            Ok(Ok(response)) => Ok(response),
-            _ => Err(unavailable),
-        }
     }
 
     /// The queue of `node`'s batcher, started on first use.
@@ -1534,8 +1554,15 @@ impl Inner {
 
 /// Where a batched request's answer goes.
 enum Reply {
-    /// To a caller awaiting the response.
-    Response(oneshot::Sender<Response>),
+    /// To a coordinator collecting read answers: the replica's object, or a failure.
+    Read {
+        /// The replica asked.
+        node: String,
+        /// Whether read repair may update it (it counts and is not a fallback).
+        repairable: bool,
+        /// The coordinator's answer channel (sized for every replica, so never full).
+        done: mpsc::Sender<ReadAnswer>,
+    },
     /// To a coordinator counting write acknowledgements: `true` when the replica
     /// acknowledged and its acknowledgement `counts` toward the quorum.
     Ack {
@@ -1549,10 +1576,15 @@ enum Reply {
 impl Reply {
     fn answer(self, response: Option<Response>) {
         match self {
-            Reply::Response(waiter) => {
-                if let Some(response) = response {
-                    let _ = waiter.send(response);
-                }
+            Reply::Read { node, repairable, done } => {
+                let outcome = match response {
+                    Some(Response::Object(object)) => Ok(object),
+                    Some(_) => {
+                        Err(DynamoError::Unavailable { op: "read", required: 1, available: 0 })
+                    }
+                    None => Err(DynamoError::Unavailable { op: "call", required: 1, available: 0 }),
+                };
+                let _ = done.try_send((node, repairable, Some(outcome)));
             }
             Reply::Ack { counts, done } => {
                 let ok = response.is_some_and(|r| r == Response::Ack);
@@ -1696,6 +1728,63 @@ mod tests {
         let raw = hint_key("node-2", b"a\0b");
         assert_eq!(parse_hint_key(&raw), Some(("node-2".to_owned(), b"a\0b".to_vec())));
         assert_eq!(parse_hint_key(b"dkey"), None);
+    }
+
+    async fn solo(storage: &Arc<crate::storage::MemStorage>) -> Node {
+        let config = ClusterConfig {
+            node_id: "solo".into(),
+            rpc_listen: "127.0.0.1:0".into(),
+            n: 1,
+            r: 1,
+            w: 1,
+            tombstone_grace_ms: 0,
+            anti_entropy_interval_ms: 0,
+            ..ClusterConfig::default()
+        };
+        let storage: Arc<dyn Storage> = Arc::clone(storage) as Arc<dyn Storage>;
+        let network = Arc::new(crate::net::TokioNetwork);
+        Node::start(config, storage, network, Arc::new(crate::clock::SystemClock), 1)
+            .await
+            .expect("start")
+    }
+
+    /// Writes, deletes and purges `key`, so the node drops a copy holding its own dots.
+    async fn write_delete_purge(node: &Node, key: &[u8]) {
+        let kv = node.handle();
+        let opts = RequestOptions::default();
+        kv.put(key, Bytes::from("v1"), None, opts).await.expect("put");
+        let read = kv.get(key, opts).await.expect("get");
+        kv.delete(key, Some(&read.context), opts).await.expect("delete");
+        assert_eq!(node.anti_entropy_now().await.tombstones_purged, 1);
+    }
+
+    /// The counter of `node`'s actor in its `life`-th copy in `key`'s read context.
+    async fn counter_of(node: &Node, key: &[u8], life: &str) -> u64 {
+        let read = node.handle().get(key, RequestOptions::default()).await.expect("get");
+        let context = Context::from_opaque(&read.context).expect("context");
+        context.counter(&Actor { node: format!("solo{life}"), epoch: node.status().epoch })
+    }
+
+    #[tokio::test]
+    async fn a_write_after_a_dropped_copy_mints_under_the_next_life_even_across_a_restart() {
+        let storage = Arc::new(crate::storage::MemStorage::new());
+        let node = solo(&storage).await;
+        let opts = RequestOptions::default();
+        // Within one run: the life taken by the purge is seen by the next write.
+        write_delete_purge(&node, b"a").await;
+        node.handle().put(b"a", Bytes::from("v2"), None, opts).await.expect("put");
+        assert_eq!(counter_of(&node, b"a", "~1").await, 1);
+        assert_eq!(counter_of(&node, b"a", "").await, 0);
+        // Across a restart: the life record is found by the scan at start.
+        write_delete_purge(&node, b"b").await;
+        let epoch = node.status().epoch;
+        node.shutdown().await;
+        let node = solo(&storage).await;
+        assert_eq!(node.status().epoch, epoch, "a clean restart keeps the epoch");
+        node.handle().put(b"b", Bytes::from("v2"), None, opts).await.expect("put");
+        assert_eq!(counter_of(&node, b"b", "~1").await, 1);
+        assert_eq!(counter_of(&node, b"b", "").await, 0);
+        node.shutdown().await;
     }
 
     #[test]
