@@ -199,7 +199,8 @@ async fn run_batch(
     }
     let mut replies = Vec::with_capacity(ops.len());
     let mut group: Vec<(Vec<Bytes>, usize)> = Vec::new();
-    let mut keys: std::collections::HashSet<Bytes> = std::collections::HashSet::new();
+    let mut keys: std::collections::HashSet<Bytes> =
+        std::collections::HashSet::with_capacity(ops.len());
     for (args, count) in ops {
         let multi_key = (is_command(&args, "DEL") || is_command(&args, "EXISTS")) && args.len() > 2;
         let stateful = is_command(&args, "HELLO");
@@ -285,11 +286,25 @@ fn text(bytes: &Bytes) -> &str {
     std::str::from_utf8(bytes).unwrap_or("")
 }
 
+/// The commands [`execute`] knows, most frequent first: their names are matched without
+/// allocating an upper-cased copy.
+const COMMANDS: [&str; 15] = [
+    "GET", "SET", "PING", "DEL", "EXISTS", "GETV", "SETV", "DELV", "ECHO", "QUIT", "SELECT",
+    "CLIENT", "COMMAND", "CONFIG", "INFO",
+];
+
+/// A command's name in upper case (borrowed for every known command).
+fn command_name(raw: &[u8]) -> std::borrow::Cow<'static, str> {
+    match COMMANDS.iter().find(|name| raw.eq_ignore_ascii_case(name.as_bytes())) {
+        Some(name) => std::borrow::Cow::Borrowed(name),
+        None => std::borrow::Cow::Owned(String::from_utf8_lossy(raw).to_ascii_uppercase()),
+    }
+}
+
 async fn execute(handle: &NodeHandle, args: Vec<Bytes>) -> Frame {
-    let name =
-        args.first().map(|n| String::from_utf8_lossy(n).to_ascii_uppercase()).unwrap_or_default();
+    let name = args.first().map(|n| command_name(n)).unwrap_or_default();
     let opts = RequestOptions::default();
-    match (name.as_str(), args.len()) {
+    match (name.as_ref(), args.len()) {
         ("PING", 1) => Frame::Simple("PONG".into()),
         ("PING", 2) => Frame::Bulk(args[1].clone()),
         ("ECHO", 2) => Frame::Bulk(args[1].clone()),
@@ -459,6 +474,15 @@ mod tests {
         assert!(!coalesces(&cmd(&["SET", "k", "1"]), &cmd(&["GET", "k"])));
         assert!(!coalesces(&cmd(&["GETV", "k"]), &cmd(&["GETV", "k"])));
         assert!(!coalesces(&cmd(&["SETV", "k", "", "1"]), &cmd(&["SETV", "k", "", "2"])));
+    }
+
+    #[test]
+    fn command_names_match_in_any_case_and_unknown_ones_are_upper_cased() {
+        for name in COMMANDS {
+            assert_eq!(command_name(name.to_ascii_lowercase().as_bytes()), name);
+        }
+        assert_eq!(command_name(b"sEtV"), "SETV");
+        assert_eq!(command_name(b"flushall"), "FLUSHALL");
     }
 
     #[test]
