@@ -18,6 +18,7 @@
 # answered 301 and every shorten 201.
 # Usage: bench/shortener.sh [links] [seconds] [connections]   (defaults: 1000000 10 64)
 #        RECORD_CLICKS=false bench/shortener.sh ...   measures redirects without analytics.
+#        FAST_REDIRECTS=false bench/shortener.sh ...  every redirect through the full stack.
 #        PACED_CONNECTIONS=0 skips step 4.
 # Needs wrk and nginx (Debian packages `wrk`, `nginx`), python3, and a release build
 # (this script builds it). ROUNDS (default 3) sets the alternating rounds.
@@ -57,6 +58,8 @@ export BLUEPRINT_SERVER__DATA_DIR="$DATA" RUST_LOG=warn
 # Off for the benchmark: the rate limiter would answer most shortens with 429.
 export BLUEPRINT_SHORTENER__SHORTEN_PER_MINUTE_PER_IP=0 BLUEPRINT_SHORTENER__SHORTEN_PER_MINUTE_PER_KEY=0
 export BLUEPRINT_SHORTENER__RECORD_CLICKS="${RECORD_CLICKS:-true}"
+# FAST_REDIRECTS=false sends every redirect through the full middleware stack.
+export BLUEPRINT_SHORTENER__FAST_REDIRECTS="${FAST_REDIRECTS:-true}"
 
 echo "== load: $LINKS links"
 START=$(date +%s.%N)
@@ -176,7 +179,7 @@ measure() { # port script [connections] -> "rps p50 p99"
 # wrk prints 812.00us, 1.20ms or 1.02s: in ms.
 to_ms() { sed -E 's/([0-9.]+)us$/\1 0.001/; s/([0-9.]+)ms$/\1 1/; s/([0-9.]+)s$/\1 1000/' | awk '{printf "%.2f\n", $1 * $2}'; }
 median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
-echo "wrk -t1 -c$CONNECTIONS -d${SECONDS_PER_RUN}s, servers on cpu $SERVER_CPU (${SERVER_PRIORITY:-nice 0}), wrk on cpu $CLIENT_CPU, record_clicks=$BLUEPRINT_SHORTENER__RECORD_CLICKS, $ROUNDS alternating rounds"
+echo "wrk -t1 -c$CONNECTIONS -d${SECONDS_PER_RUN}s, servers on cpu $SERVER_CPU (${SERVER_PRIORITY:-nice 0}), wrk on cpu $CLIENT_CPU, record_clicks=$BLUEPRINT_SHORTENER__RECORD_CLICKS, fast_redirects=$BLUEPRINT_SHORTENER__FAST_REDIRECTS, $ROUNDS alternating rounds"
 # Warm both, then measure the steady state. nginx holds its whole map from the start;
 # ours fills its cache from SQLite as codes first arrive, and one 10-s run at cold speed
 # (~11k/s at 10 M links) covers about half of the sampled paths, so later rounds still

@@ -103,6 +103,72 @@ async fn a_shortened_url_redirects_with_301_and_a_matching_cache_control() {
     }
 }
 
+/// Every header of a redirect but `date` and `x-request-id` (whose value differs), sorted.
+async fn redirect_headers(
+    app: &TestApp,
+    code: &str,
+    request_id: Option<&str>,
+) -> Vec<(String, String)> {
+    let mut request = no_follow().get(app.url(&format!("/{code}")));
+    if let Some(id) = request_id {
+        request = request.header("x-request-id", id);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 301);
+    let id = response.headers().get("x-request-id").expect("every answer has a request id");
+    if let Some(given) = request_id {
+        assert_eq!(id, given, "a given request id is echoed");
+    }
+    let mut headers: Vec<(String, String)> = response
+        .headers()
+        .iter()
+        .filter(|(name, _)| *name != "date" && *name != "x-request-id")
+        .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_owned()))
+        .collect();
+    headers.sort();
+    headers
+}
+
+/// `http_requests_total` of `GET /{code}` answered 301.
+async fn redirects_counted(app: &TestApp) -> f64 {
+    let text = reqwest::get(app.url("/metrics")).await.unwrap().text().await.unwrap();
+    text.lines()
+        .filter(|line| {
+            line.starts_with("http_requests_total{")
+                && line.contains(r#"route="/{code}""#)
+                && line.contains(r#"status="301""#)
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn the_fast_path_answers_exactly_what_the_full_stack_answers() {
+    for backends in backends() {
+        // The same link on a server whose redirects all take the full stack and on one
+        // that answers cached links first (with Redis as the cache, both take the stack).
+        let full = app(&backends, json!({"fast_redirects": false})).await;
+        let fast = app(&backends, json!({})).await;
+        let url = json!({"longUrl": "https://example.com/fast?x=1"});
+        let full_code = shorten_ok(&full, url.clone()).await["code"].as_str().unwrap().to_owned();
+        let fast_code = shorten_ok(&fast, url).await["code"].as_str().unwrap().to_owned();
+        let before = redirects_counted(&fast).await;
+        let expected = redirect_headers(&full, &full_code, None).await;
+        for id in [None, Some("given-id-1")] {
+            assert_eq!(redirect_headers(&fast, &fast_code, id).await, expected, "{backends:?}");
+        }
+        // Counted under the route's template like any request (the recorder is shared by
+        // the apps of this process, so at least ours).
+        assert!(redirects_counted(&fast).await - before >= 2.0, "{backends:?}");
+        let (status, stats) = fast.get_json(&format!("/api/v1/links/{fast_code}/stats")).await;
+        assert_eq!(
+            (status, stats["link"]["clicks"].as_i64()),
+            (200, Some(2)),
+            "{backends:?}: {stats}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn the_same_long_url_returns_one_code_even_under_concurrent_shortens() {
     for backends in backends() {

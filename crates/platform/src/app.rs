@@ -169,6 +169,7 @@ pub async fn build_router(
     let mut openapi = PlatformApi::openapi();
     let mut mounted = Vec::with_capacity(systems.len());
     let mut system_routes = Router::new();
+    let mut fast_paths = Vec::new();
     for system in systems {
         let info = system.info();
         let parts = system
@@ -177,6 +178,7 @@ pub async fn build_router(
             .map_err(|source| StartError::System { system: info.name.into(), source })?;
         openapi.merge(parts.openapi);
         system_routes = system_routes.merge(parts.router);
+        fast_paths.extend(parts.fast_paths);
         mounted.push(MountedSystem { info, probes: parts.probes });
     }
     let mut document = serde_json::to_value(&openapi).unwrap_or_default();
@@ -200,7 +202,7 @@ pub async fn build_router(
         .merge(system_routes)
         .fallback(http::not_found)
         .layer(Extension(platform.auth.clone()));
-    Ok(http::apply_layers(router, platform.limits()))
+    Ok(http::apply_layers_with(router, platform.limits(), fast_paths))
 }
 
 async fn console() -> Response {

@@ -162,6 +162,11 @@ impl MemoryCache {
         self.inner.remove(key).await.is_some()
     }
 
+    /// The bound it was built with.
+    pub fn max_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+
     /// Apply pending evictions now (tests and size reports).
     pub async fn run_pending_tasks(&self) {
         self.inner.run_pending_tasks().await;

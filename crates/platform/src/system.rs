@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use crate::app::Platform;
 use crate::config::{ConfigError, LoadedConfig};
 use crate::http::Probe;
+use crate::http::fast::FastPath;
 
 /// The error type systems return from mounting and commands; the binary prints its chain.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -42,6 +43,8 @@ pub struct Mounted {
     pub openapi: utoipa::openapi::OpenApi,
     /// Backends of its own that `/readyz` must check.
     pub probes: Vec<Arc<dyn Probe>>,
+    /// Routes it answers before the middleware stack when it can ([`crate::http::fast`]).
+    pub fast_paths: Vec<Arc<dyn FastPath>>,
 }
 
 /// A Blueprint system.

@@ -117,6 +117,21 @@ impl Analytics {
         }
     }
 
+    /// Queue `click` if there is room now; the click back when the queue is full (the
+    /// caller may then [`Analytics::record`] it, waiting).
+    pub fn try_record(&self, click: Click) -> Result<(), Click> {
+        match self.sender.try_send(Message::Click(click)) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(Message::Click(click))) => Err(click),
+            Err(mpsc::error::TrySendError::Full(Message::Flush(_))) => Ok(()),
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                tracing::warn!("shortener: the analytics worker stopped; a click was not counted");
+                metrics::counter!("shortener_clicks_dropped_total").increment(1);
+                Ok(())
+            }
+        }
+    }
+
     /// Wait until every click queued before this call is written (at most `timeout`);
     /// false when it took longer or the worker stopped.
     pub async fn flush(&self, timeout: Duration) -> bool {

@@ -58,6 +58,10 @@ pub struct ShortenerConfig {
     /// redirects do no analytics work at all; only click-limited links still count their
     /// clicks (they must, to enforce the limit).
     pub record_clicks: bool,
+    /// Answer redirects of links in the in-process cache before the platform's middleware
+    /// stack (same answer, request id, metrics and log line; see
+    /// `blueprint_platform::http::fast`). Off: every redirect takes the full stack.
+    pub fast_redirects: bool,
 }
 
 impl Default for ShortenerConfig {
@@ -79,6 +83,7 @@ impl Default for ShortenerConfig {
             click_queue_len: crate::analytics::DEFAULT_QUEUE_LEN,
             click_flush_ms: crate::analytics::DEFAULT_FLUSH_INTERVAL.as_millis() as u64,
             record_clicks: true,
+            fast_redirects: true,
         }
     }
 }

@@ -8,10 +8,11 @@ use axum::Json;
 use axum::Router;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use blueprint_platform::auth::CurrentUser;
+use blueprint_platform::http::fast::FastPath;
 use blueprint_platform::http::{ApiError, ApiJson, ErrorBody, html_content_type};
 use blueprint_ratelimit::layer::RateLimitLayer;
 use serde::{Deserialize, Serialize};
@@ -136,6 +137,45 @@ pub struct KeyResponse {
 pub struct QrQuery {
     /// `svg` (default) or `png`.
     pub format: Option<String>,
+}
+
+/// `GET /{code}` answered before the platform's middleware stack when the link is in the
+/// in-process cache ([`Service::fast_redirect`]); every other request, and every error,
+/// takes the router to [`redirect`].
+pub struct RedirectFastPath {
+    service: Arc<Service>,
+}
+
+impl RedirectFastPath {
+    /// The fast path of `service`'s redirects.
+    pub fn new(service: Arc<Service>) -> Self {
+        RedirectFastPath { service }
+    }
+}
+
+impl FastPath for RedirectFastPath {
+    fn route(&self) -> &'static str {
+        "/{code}"
+    }
+
+    fn answer(&self, request: &axum::extract::Request) -> Option<Response> {
+        if request.method() != Method::GET {
+            return None;
+        }
+        let code = request.uri().path().strip_prefix('/')?;
+        let headers = request.headers();
+        let hit = self.service.fast_redirect(
+            code,
+            header_text(headers, header::REFERER),
+            header_text(headers, header::USER_AGENT),
+        )?;
+        let mut response = Response::new(axum::body::Body::empty());
+        *response.status_mut() = StatusCode::from_u16(hit.redirect.status()).ok()?;
+        let out = response.headers_mut();
+        out.insert(header::LOCATION, hit.location);
+        out.insert(header::CACHE_CONTROL, hit.cache_control);
+        Some(response)
+    }
 }
 
 /// What the router serves from.

@@ -62,6 +62,7 @@ pub mod code;
 pub mod config;
 pub mod core;
 pub mod error;
+pub mod hot;
 pub mod http;
 pub mod long_url;
 pub mod qr;

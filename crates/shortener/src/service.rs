@@ -16,6 +16,7 @@ use crate::core::{
     HashCodes, LinkView, MAX_HASH_ATTEMPTS, Redirect, Verdict, cache_control, cache_ttl, decide,
 };
 use crate::error::{GoneReason, ShortenError};
+use crate::hot::HotLinks;
 use crate::long_url::{LongUrl, UrlPolicy};
 use crate::store::{
     ApiKeyRecord, Inserted, Link, LinkStore, MAX_KEYS_PER_USER, NewLink, Stats, StoreError,
@@ -122,6 +123,20 @@ pub struct Service {
     reserved: Vec<&'static str>,
     analytics: Analytics,
     clock: Arc<dyn Clock>,
+    /// Links as ready-made redirects, with the in-process cache (`cache` is then unused
+    /// for links); `None` with Redis.
+    hot: Option<HotLinks>,
+}
+
+/// A redirect answered from [`HotLinks`] ([`Service::fast_redirect`]).
+#[derive(Debug, Clone)]
+pub struct FastRedirect {
+    /// 301 or 302.
+    pub redirect: Redirect,
+    /// The `Location`.
+    pub location: axum::http::HeaderValue,
+    /// The `Cache-Control`.
+    pub cache_control: axum::http::HeaderValue,
 }
 
 fn cache_key(code: &str) -> String {
@@ -161,7 +176,11 @@ impl Service {
             blocked_hosts: settings.blocked_hosts.clone(),
             own_hosts: settings.own_host.iter().cloned().collect(),
         };
-        Self { store, cache, codes, settings, policy, reserved, analytics, clock }
+        let hot = match &cache {
+            Cache::Memory(memory) => Some(HotLinks::new(memory.max_bytes())),
+            Cache::Redis(_) => None,
+        };
+        Self { store, cache, codes, settings, policy, reserved, analytics, clock, hot }
     }
 
     /// Fill the hash approach's Bloom filter with every stored code; how many.
@@ -357,6 +376,15 @@ impl Service {
     async fn fill_cache(&self, code: &ShortCode, view: &LinkView, now_ms: i64) {
         let ttl = Duration::from_secs(self.settings.config.cache_ttl_s);
         let Some(ttl) = cache_ttl(view, ttl, now_ms) else { return };
+        if let Some(hot) = &self.hot {
+            // Fixed unless the link expires (then max-age counts down to it).
+            let fixed = view
+                .expires_at_ms
+                .is_none()
+                .then(|| cache_control(view, self.settings.config.redirect_max_age_s, now_ms));
+            hot.insert(code.as_str(), view.clone(), fixed.as_deref(), ttl);
+            return;
+        }
         let bytes = view.to_cache_bytes();
         if let Err(error) = self.cache.set(&cache_key(code.as_str()), &bytes, Some(ttl)).await {
             tracing::warn!(%error, "shortener: cache write failed");
@@ -364,6 +392,10 @@ impl Service {
     }
 
     async fn forget(&self, code: &ShortCode) {
+        if let Some(hot) = &self.hot {
+            hot.remove(code.as_str());
+            return;
+        }
         if let Err(error) = self.cache.delete(&cache_key(code.as_str())).await {
             tracing::warn!(%error, "shortener: cache delete failed; the link may redirect until its TTL");
         }
@@ -371,7 +403,17 @@ impl Service {
 
     /// The link's view: cache first, then the database, filling the cache.
     async fn view(&self, code: &ShortCode, now_ms: i64) -> Result<LinkView, ShortenError> {
-        match self.cache.get(&cache_key(code.as_str())).await {
+        let cached = match &self.hot {
+            Some(hot) => match hot.get(code.as_str()) {
+                Some(link) => {
+                    metrics::counter!("shortener_cache_hits_total").increment(1);
+                    return Ok(link.view.clone());
+                }
+                None => Ok(None),
+            },
+            None => self.cache.get(&cache_key(code.as_str())).await,
+        };
+        match cached {
             Ok(Some(bytes)) => match LinkView::from_cache_bytes(&bytes) {
                 Some(view) => {
                     metrics::counter!("shortener_cache_hits_total").increment(1);
@@ -427,6 +469,42 @@ impl Service {
             location: view.long_url,
             redirect,
         })
+    }
+
+    /// Book figure 8-9 without a wait: the redirect of `code` when it is in [`HotLinks`] and
+    /// needs nothing but its click queued (not disabled, expired or click-limited, and room
+    /// in the click queue); `None` sends the request the full way ([`Service::resolve`]),
+    /// which answers every other case, errors included.
+    pub fn fast_redirect(
+        &self,
+        code: &str,
+        referer: Option<&str>,
+        user_agent: Option<&str>,
+    ) -> Option<FastRedirect> {
+        let hot = self.hot.as_ref().filter(|_| self.settings.config.fast_redirects)?;
+        if code.is_empty() || !code.bytes().all(|byte| byte.is_ascii_alphanumeric()) {
+            return None;
+        }
+        let link = hot.get(code)?;
+        let now_ms = self.clock.now_ms();
+        let Verdict::Redirect { redirect, count_first: false } = decide(&link.view, now_ms) else {
+            return None;
+        };
+        if self.settings.config.record_clicks {
+            self.analytics.try_record(Click::new(code, now_ms, referer, user_agent)).ok()?;
+        }
+        let cache_control = match &link.cache_control {
+            Some(fixed) => fixed.clone(),
+            None => axum::http::HeaderValue::from_str(&cache_control(
+                &link.view,
+                self.settings.config.redirect_max_age_s,
+                now_ms,
+            ))
+            .ok()?,
+        };
+        metrics::counter!("shortener_cache_hits_total").increment(1);
+        metrics::counter!("shortener_redirects_total").increment(1);
+        Some(FastRedirect { redirect, location: link.location.clone(), cache_control })
     }
 
     /// The stored link `code`.

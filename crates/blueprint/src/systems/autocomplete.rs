@@ -144,7 +144,12 @@ impl System for AutocompleteSystem {
                 state = state.with_shard(placement);
             }
             let router = Router::new().route("/autocomplete/", get(page)).merge(router(state));
-            Ok(Mounted { router, openapi: AutocompleteApi::openapi(), probes: Vec::new() })
+            Ok(Mounted {
+                router,
+                openapi: AutocompleteApi::openapi(),
+                probes: Vec::new(),
+                fast_paths: Vec::new(),
+            })
         })
     }
 
@@ -246,7 +251,12 @@ fn mount_router(
     let router = Router::new()
         .route("/autocomplete/", get(page))
         .merge(blueprint_autocomplete::router::router(routed));
-    Ok(Mounted { router, openapi: AutocompleteApi::openapi(), probes: Vec::new() })
+    Ok(Mounted {
+        router,
+        openapi: AutocompleteApi::openapi(),
+        probes: Vec::new(),
+        fast_paths: Vec::new(),
+    })
 }
 
 /// Every `interval_s`: rebuild from the whole log off the serving path, swap the new trie

@@ -82,7 +82,12 @@ impl System for Estimate {
                 .route("/api/v1/estimate/availability", get(availability))
                 .route("/api/v1/estimate/latency", post(latency))
                 .with_state(Arc::new(service));
-            Ok(Mounted { router, openapi: EstimateApi::openapi(), probes: Vec::new() })
+            Ok(Mounted {
+                router,
+                openapi: EstimateApi::openapi(),
+                probes: Vec::new(),
+                fast_paths: Vec::new(),
+            })
         })
     }
 

@@ -48,7 +48,12 @@ impl System for Hashring {
                 .route("/api/v1/hashring/config", get(config))
                 .route("/api/v1/hashring/ring", post(describe))
                 .route("/api/v1/hashring/change", post(change));
-            Ok(Mounted { router, openapi: HashringApi::openapi(), probes: Vec::new() })
+            Ok(Mounted {
+                router,
+                openapi: HashringApi::openapi(),
+                probes: Vec::new(),
+                fast_paths: Vec::new(),
+            })
         })
     }
 

@@ -154,7 +154,12 @@ impl System for Ids {
                 .route("/api/v1/ids", get(issue))
                 .route("/api/v1/ids/{id}/decode", get(decode))
                 .with_state(Arc::new(service));
-            Ok(Mounted { router, openapi: IdsApi::openapi(), probes: Vec::new() })
+            Ok(Mounted {
+                router,
+                openapi: IdsApi::openapi(),
+                probes: Vec::new(),
+                fast_paths: Vec::new(),
+            })
         })
     }
 

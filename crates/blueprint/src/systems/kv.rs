@@ -89,7 +89,7 @@ impl System for Kv {
             }
             let state = HttpState { store, max_value_bytes: config.max_request_bytes };
             let router = Router::new().route("/kv/", get(page)).merge(router(state));
-            Ok(Mounted { router, openapi: KvApi::openapi(), probes })
+            Ok(Mounted { router, openapi: KvApi::openapi(), probes, fast_paths: Vec::new() })
         })
     }
 

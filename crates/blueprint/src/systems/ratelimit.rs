@@ -52,7 +52,7 @@ impl System for RateLimit {
                 Some(target) => vec![Arc::new(StoreProbe { limiter: running.limiter, target })],
                 None => Vec::new(),
             };
-            Ok(Mounted { router, openapi: RateLimitApi::openapi(), probes })
+            Ok(Mounted { router, openapi: RateLimitApi::openapi(), probes, fast_paths: Vec::new() })
         })
     }
 

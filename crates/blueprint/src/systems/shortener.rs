@@ -5,11 +5,12 @@
 use std::sync::Arc;
 
 use blueprint_platform::config::{ConfigError, LoadedConfig};
+use blueprint_platform::http::fast::FastPath;
 use blueprint_platform::system::{CATALOG, section_toml};
 use blueprint_platform::{BoxError, Mounted, Platform, System, SystemInfo};
 use blueprint_shortener::cli::ShortenerCommand;
 use blueprint_shortener::config::{Settings, ShortenerConfig};
-use blueprint_shortener::http::{AppState, ShortenerApi, router};
+use blueprint_shortener::http::{AppState, RedirectFastPath, ShortenerApi, router};
 use blueprint_shortener::service::Service;
 use blueprint_shortener::startup::{shorten_limit, start};
 use clap::{FromArgMatches as _, Subcommand as _};
@@ -55,8 +56,14 @@ impl System for Shortener {
             let limit =
                 shorten_limit(&settings(&platform.config).map_err(boxed)?).map_err(boxed)?;
             let service = service(platform).await?;
+            let fast: Arc<dyn FastPath> = Arc::new(RedirectFastPath::new(Arc::clone(&service)));
             let router = router(Arc::new(AppState { service }), limit);
-            Ok(Mounted { router, openapi: ShortenerApi::openapi(), probes: Vec::new() })
+            Ok(Mounted {
+                router,
+                openapi: ShortenerApi::openapi(),
+                probes: Vec::new(),
+                fast_paths: vec![fast],
+            })
         })
     }
 

@@ -100,7 +100,7 @@ type SeriesKey = (usize, usize, &'static str, u16);
 
 static SERIES: OnceLock<RwLock<HashMap<SeriesKey, Series>>> = OnceLock::new();
 
-fn record(route: &str, method: Method, status: StatusCode, elapsed: Duration) {
+pub(crate) fn record(route: &str, method: Method, status: StatusCode, elapsed: Duration) {
     let seconds = elapsed.as_secs_f64();
     let method_name = method_label(&method);
     // Keyed by where the route's template lives (one allocation per route, for the

@@ -9,6 +9,7 @@
 //!   timeout, compression) and [`serve`].
 
 pub mod error;
+pub mod fast;
 pub mod health;
 pub mod metrics;
 pub mod openapi;
@@ -78,6 +79,16 @@ impl Limits {
 /// What the split costs: a request refused before routing (a `Content-Length` over the
 /// body limit, answered 413 by [`RequestBodyLimitLayer`]) is not in the per-route metrics.
 pub fn apply_layers(router: Router, limits: Limits) -> Router {
+    apply_layers_with(router, limits, Vec::new())
+}
+
+/// [`apply_layers`], with `fast_paths` offered each request before the stack
+/// ([`fast`]).
+pub fn apply_layers_with(
+    router: Router,
+    limits: Limits,
+    fast_paths: Vec<std::sync::Arc<dyn fast::FastPath>>,
+) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
     let routed =
         router.layer(axum::middleware::from_fn_with_state(limits.request_timeout, metrics::track));
@@ -95,7 +106,10 @@ pub fn apply_layers(router: Router, limits: Limits) -> Router {
         .layer(RequestBodyLimitLayer::new(limits.body_limit_bytes))
         .layer(DefaultBodyLimit::max(limits.body_limit_bytes))
         .service(routed);
-    Router::new().fallback_service(shared)
+    if fast_paths.is_empty() {
+        return Router::new().fallback_service(shared);
+    }
+    Router::new().fallback_service(fast::WithFastPaths::new(fast_paths, shared))
 }
 
 /// Request ids shaped like a UUID (36 characters), cheap to make: 64 random bits drawn

@@ -33,7 +33,12 @@ impl System for SlowSystem {
                     "finished"
                 }),
             );
-            Ok(Mounted { router, openapi: Default::default(), probes: vec![] })
+            Ok(Mounted {
+                router,
+                openapi: Default::default(),
+                probes: vec![],
+                fast_paths: Vec::new(),
+            })
         })
     }
 }
