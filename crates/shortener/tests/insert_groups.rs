@@ -84,3 +84,57 @@ async fn concurrent_inserts_each_get_their_own_answer_and_a_refused_one_fails_al
     }
     assert!(store.get(ShortCode::from_id(17).as_str()).await.unwrap().is_none());
 }
+
+/// The stores to run on: SQLite, and PostgreSQL (a fresh schema) when
+/// `BLUEPRINT_TEST_POSTGRES_URL` is set.
+async fn stores(dir: &std::path::Path) -> Vec<SqlStore> {
+    let mut all = vec![store(dir).await];
+    match std::env::var("BLUEPRINT_TEST_POSTGRES_URL") {
+        Ok(url) => {
+            let schema =
+                format!("insert_groups_{}_{}", std::process::id(), dir.display().to_string().len());
+            let config = SqlConfig { schema: Some(schema), ..SqlConfig::default() };
+            let sql = Sql::connect(&url, &config).await.unwrap();
+            all.push(SqlStore::open(sql).await.unwrap());
+        }
+        Err(_) => eprintln!("skipped PostgreSQL: BLUEPRINT_TEST_POSTGRES_URL is not set"),
+    }
+    all
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_new_code_or_one_plain_url_inserted_many_times_at_once_lands_once() {
+    let dir = tempfile::tempdir().unwrap();
+    for store in stores(dir.path()).await {
+        // 64 inserts of one new code with different URLs (a group with a code twice
+        // goes a row at a time), then 64 plain inserts of one URL under distinct codes
+        // (one multi-row statement, the plain index refusing all but one).
+        let mut tasks = Vec::new();
+        for n in 0..128u64 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let new = if n < 64 {
+                    new_link(5_000_000, &format!("https://alias.example/{n}"), None, false)
+                } else {
+                    new_link(6_000_000 + n, "https://same.example/", None, true)
+                };
+                (n, store.insert(&new).await.unwrap())
+            }));
+        }
+        let (mut alias_winners, mut plain_winners, mut existing) = (0, Vec::new(), Vec::new());
+        for task in tasks {
+            match task.await.unwrap() {
+                (n, Inserted::New(_)) if n < 64 => alias_winners += 1,
+                (n, Inserted::CodeTaken) if n < 64 => {}
+                (_, Inserted::New(link)) => plain_winners.push(link.code),
+                (_, Inserted::Existing(link)) => existing.push(link.code),
+                (n, other) => panic!("insert {n}: {other:?}"),
+            }
+        }
+        assert_eq!(alias_winners, 1);
+        assert_eq!(plain_winners.len(), 1, "{plain_winners:?}");
+        assert_eq!(existing.len(), 63);
+        assert!(existing.iter().all(|code| *code == plain_winners[0]));
+        assert_eq!(store.count_links().await.unwrap(), 2);
+    }
+}
