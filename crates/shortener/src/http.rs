@@ -17,6 +17,7 @@ use blueprint_platform::http::{ApiError, ApiJson, ErrorBody, html_content_type};
 use blueprint_ratelimit::layer::RateLimitLayer;
 use serde::{Deserialize, Serialize};
 
+use crate::core::Redirect;
 use crate::error::ShortenError;
 use crate::service::{Caller, Service, ShortenRequest, rfc3339};
 use crate::store::{ApiKeyRecord, Link, Stats};
@@ -169,13 +170,14 @@ impl FastPath for RedirectFastPath {
             header_text(headers, header::REFERER),
             header_text(headers, header::USER_AGENT),
         )?;
-        let mut response = Response::new(axum::body::Body::empty());
-        *response.status_mut() = StatusCode::from_u16(hit.redirect.status()).ok()?;
-        let out = response.headers_mut();
-        out.insert(header::LOCATION, hit.location);
-        out.insert(header::CACHE_CONTROL, hit.cache_control);
-        Some(response)
+        Some(redirect_response(hit.redirect, hit.location, hit.cache_control))
     }
+}
+
+/// A redirect: `redirect`'s status, `Location` and `Cache-Control`, no body.
+fn redirect_response(redirect: Redirect, location: HeaderValue, cache: HeaderValue) -> Response {
+    let status = StatusCode::from_u16(redirect.status()).unwrap_or(StatusCode::FOUND);
+    (status, [(header::LOCATION, location), (header::CACHE_CONTROL, cache)]).into_response()
 }
 
 /// What the router serves from.
@@ -335,12 +337,11 @@ async fn redirect(
     let referer = header_text(&headers, header::REFERER);
     let agent = header_text(&headers, header::USER_AGENT);
     let resolved = state.service.resolve(&code, referer, agent).await.map_err(api_error)?;
-    let status = StatusCode::from_u16(resolved.redirect.status()).unwrap_or(StatusCode::FOUND);
     let location =
         HeaderValue::from_str(&resolved.location).map_err(|error| ApiError::internal(&error))?;
     let cache = HeaderValue::from_str(&resolved.cache_control)
         .map_err(|error| ApiError::internal(&error))?;
-    Ok((status, [(header::LOCATION, location), (header::CACHE_CONTROL, cache)]).into_response())
+    Ok(redirect_response(resolved.redirect, location, cache))
 }
 
 /// A link.

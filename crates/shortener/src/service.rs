@@ -482,9 +482,7 @@ impl Service {
         user_agent: Option<&str>,
     ) -> Option<FastRedirect> {
         let hot = self.hot.as_ref().filter(|_| self.settings.config.fast_redirects)?;
-        if code.is_empty() || !code.bytes().all(|byte| byte.is_ascii_alphanumeric()) {
-            return None;
-        }
+        // Only parsed codes are cached, so anything else misses here.
         let link = hot.get(code)?;
         let now_ms = self.clock.now_ms();
         let Verdict::Redirect { redirect, count_first: false } = decide(&link.view, now_ms) else {
