@@ -799,7 +799,8 @@ fn the_cli_shortens_loads_and_prints_stats() {
 async fn redirects_keep_flowing_while_a_batch_of_clicks_waits_for_the_database() {
     // SQLite only: another connection holds the write lock, so writing the batch waits.
     let app =
-        app(&Backends::default(), json!({"click_queue_len": 4, "click_flush_ms": 3_600_000})).await;
+        app(&Backends::default(), json!({"click_batch_rows": 4, "click_flush_ms": 3_600_000}))
+            .await;
     let code = shorten_ok(&app, json!({"longUrl": "https://example.com/busy"})).await["code"]
         .as_str()
         .unwrap()

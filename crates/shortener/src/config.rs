@@ -48,9 +48,10 @@ pub struct ShortenerConfig {
     pub shorten_per_minute_per_key: u64,
     /// The Snowflake datacenter field (0..=31) of this server's codes.
     pub datacenter: u64,
-    /// Clicks the analytics queue holds before redirects wait for the worker.
-    pub click_queue_len: usize,
-    /// How often the analytics worker writes its batch while clicks arrive, in ms. A
+    /// Rows (a link's day, referrer host or user-agent family) the batch of clicks in
+    /// memory holds before redirects wait for the writer.
+    pub click_batch_rows: usize,
+    /// How often the analytics writer writes its batch while clicks arrive, in ms. A
     /// write costs per distinct link, not per click, so longer batches are cheaper; stats
     /// requests flush first either way.
     pub click_flush_ms: u64,
@@ -80,7 +81,7 @@ impl Default for ShortenerConfig {
             shorten_per_minute_per_ip: 600,
             shorten_per_minute_per_key: 6_000,
             datacenter: 0,
-            click_queue_len: crate::analytics::DEFAULT_QUEUE_LEN,
+            click_batch_rows: crate::analytics::DEFAULT_MAX_BATCH_ROWS,
             click_flush_ms: crate::analytics::DEFAULT_FLUSH_INTERVAL.as_millis() as u64,
             record_clicks: true,
             fast_redirects: true,
@@ -90,8 +91,8 @@ impl Default for ShortenerConfig {
 
 /// Most codes a Bloom filter may be sized for (1 G codes: 1.2 GB of bits).
 pub const MAX_BLOOM_CAPACITY: u64 = 1_000_000_000;
-/// Longest click queue accepted.
-pub const MAX_CLICK_QUEUE_LEN: usize = 10_000_000;
+/// Largest click batch accepted, in rows.
+pub const MAX_CLICK_BATCH_ROWS: usize = 10_000_000;
 /// Longest interval between click writes (an hour: a crash loses at most that much).
 pub const MAX_CLICK_FLUSH_MS: u64 = 3_600_000;
 /// Longest predefined string.
@@ -166,8 +167,11 @@ impl ShortenerConfig {
                 format!("must be 1 to {MAX_SUFFIX_LEN} bytes"),
             ));
         }
-        if !(1..=MAX_CLICK_QUEUE_LEN).contains(&self.click_queue_len) {
-            return Err(invalid("click_queue_len", format!("must be 1 to {MAX_CLICK_QUEUE_LEN}")));
+        if !(1..=MAX_CLICK_BATCH_ROWS).contains(&self.click_batch_rows) {
+            return Err(invalid(
+                "click_batch_rows",
+                format!("must be 1 to {MAX_CLICK_BATCH_ROWS}"),
+            ));
         }
         if !(1..=MAX_CLICK_FLUSH_MS).contains(&self.click_flush_ms) {
             return Err(invalid("click_flush_ms", format!("must be 1 to {MAX_CLICK_FLUSH_MS}")));

@@ -24,7 +24,7 @@
 //!   click classification.
 //! - [`store`]: the [`store::LinkStore`] trait and [`store::SqlStore`] over the platform's
 //!   SQL, with `migrations/{sqlite,postgres}`.
-//! - [`analytics`]: the bounded click queue and its batching worker.
+//! - [`analytics`]: clicks aggregated in memory and written in batches by a thread of their own.
 //! - [`service`]: the flows (shorten, redirect, manage, stats, keys).
 //! - [`qr`]: QR codes as SVG and PNG.
 //! - [`http`]: `router(state, limit)`, the OpenAPI description and the console page.
@@ -35,8 +35,8 @@
 //! Codes are [`code::MIN_CODE_LEN`]..=[`code::MAX_CODE_LEN`] characters; long URLs at
 //! most `max_url_len` bytes (default [`long_url::DEFAULT_MAX_URL_LEN`], at most
 //! [`long_url::MAX_URL_LEN_LIMIT`]); the hash approach tries [`core::MAX_HASH_ATTEMPTS`]
-//! candidates; the click queue holds `click_queue_len` clicks (default
-//! [`analytics::DEFAULT_QUEUE_LEN`]) and a batch at most [`analytics::MAX_BATCH_CLICKS`];
+//! candidates; a click batch holds `click_batch_rows` rows (default
+//! [`analytics::DEFAULT_MAX_BATCH_ROWS`]) and at most [`analytics::MAX_BATCH_CLICKS`] clicks;
 //! a click limit is at most [`service::MAX_CLICKS_LIMIT`]; a user holds at most
 //! [`store::MAX_KEYS_PER_USER`] keys; stats answers carry at most
 //! [`store::STATS_DAYS_MAX`] days and [`store::STATS_REFERRERS_MAX`] referrers.

@@ -34,7 +34,7 @@ pub const API_KEY_PREFIX: &str = "bpk_";
 const API_KEY_RANDOM_BYTES: usize = 24;
 /// Characters of a secret kept in clear to recognise a key in a list.
 const API_KEY_SHOWN_LEN: usize = 12;
-/// How long a stats request waits for the click queue to drain.
+/// How long a stats request waits for the clicks recorded before it to be written.
 pub const STATS_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Cache keys of links: `shortener:<code>`.
 const CACHE_PREFIX: &str = "shortener:";
@@ -168,7 +168,7 @@ impl Service {
     ) -> Self {
         let analytics = Analytics::start(
             Arc::clone(&store),
-            settings.config.click_queue_len,
+            settings.config.click_batch_rows,
             Duration::from_millis(settings.config.click_flush_ms),
         );
         let policy = UrlPolicy {
@@ -460,8 +460,7 @@ impl Service {
             });
         }
         if self.settings.config.record_clicks {
-            let click = Click::new(code.as_str(), now_ms, referer, user_agent);
-            self.analytics.record(click).await;
+            self.analytics.record(&Click::new(code.as_str(), now_ms, referer, user_agent)).await;
         }
         metrics::counter!("shortener_redirects_total").increment(1);
         Ok(Resolved {
@@ -472,8 +471,8 @@ impl Service {
     }
 
     /// Book figure 8-9 without a wait: the redirect of `code` when it is in [`HotLinks`] and
-    /// needs nothing but its click queued (not disabled, expired or click-limited, and room
-    /// in the click queue); `None` sends the request the full way ([`Service::resolve`]),
+    /// needs nothing but its click recorded (not disabled, expired or click-limited, and room
+    /// in the click batch); `None` sends the request the full way ([`Service::resolve`]),
     /// which answers every other case, errors included.
     pub fn fast_redirect(
         &self,
@@ -488,8 +487,10 @@ impl Service {
         let Verdict::Redirect { redirect, count_first: false } = decide(&link.view, now_ms) else {
             return None;
         };
-        if self.settings.config.record_clicks {
-            self.analytics.try_record(Click::new(code, now_ms, referer, user_agent)).ok()?;
+        if self.settings.config.record_clicks
+            && !self.analytics.try_record(&Click::new(code, now_ms, referer, user_agent))
+        {
+            return None;
         }
         let cache_control = match &link.cache_control {
             Some(fixed) => fixed.clone(),
@@ -514,11 +515,11 @@ impl Service {
             .ok_or_else(|| ShortenError::NotFound { code: code.to_string() })
     }
 
-    /// The link with its statistics, once every click queued so far is written.
+    /// The link with its statistics, once every click recorded so far is written.
     pub async fn stats(&self, code: &str) -> Result<Stats, ShortenError> {
         let code = self.path_code(code)?;
         if !self.analytics.flush(STATS_FLUSH_TIMEOUT).await {
-            tracing::warn!("shortener: the click queue did not drain in time; stats may lag");
+            tracing::warn!("shortener: the clicks were not written in time; stats may lag");
         }
         self.store
             .stats(code.as_str())
@@ -526,7 +527,7 @@ impl Service {
             .ok_or_else(|| ShortenError::NotFound { code: code.to_string() })
     }
 
-    /// Wait for the click queue to drain (tests, the CLI); false on timeout.
+    /// Wait until the clicks recorded so far are written (tests, the CLI); false on timeout.
     pub async fn flush_clicks(&self, timeout: Duration) -> bool {
         self.analytics.flush(timeout).await
     }
