@@ -59,6 +59,13 @@ pub struct ClusterConfig {
     /// key written by one client at a time behaves as a linearizable register. Costs a
     /// write round on reads that find replicas disagreeing.
     pub read_write_back: bool,
+    /// The share of reads, in `[0, 1]`, sent to every target rather than to R of them
+    /// (Cassandra's `read_repair_chance`): those reads repair every replica that is
+    /// behind. The others ask R replicas (more only when one fails or is slow) and repair
+    /// whichever of those disagree; anti-entropy repairs the rest. 1 is Dynamo's rule
+    /// (every read goes to all N) at the price of N-R replica reads that no answer waits
+    /// for.
+    pub read_repair_chance: f64,
     /// Gossip round interval.
     pub gossip_interval_ms: u64,
     /// Members gossiped with per round.
@@ -108,6 +115,7 @@ impl Default for ClusterConfig {
             versioning: Mode::Siblings,
             sloppy_quorum: true,
             read_write_back: false,
+            read_repair_chance: 0.1,
             gossip_interval_ms: 200,
             gossip_fanout: 3,
             suspect_after_ms: 1_000,
@@ -137,6 +145,9 @@ impl ClusterConfig {
         }
         if !(self.capacity.is_finite() && self.capacity > 0.0) {
             return bad("capacity must be positive".into());
+        }
+        if !(0.0..=1.0).contains(&self.read_repair_chance) {
+            return bad("read_repair_chance must be in [0, 1]".into());
         }
         if self.gossip_interval_ms == 0 || self.rpc_timeout_ms == 0 || self.max_siblings == 0 {
             return bad(

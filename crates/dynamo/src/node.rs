@@ -518,6 +518,17 @@ impl NodeHandle {
 
 type ReadAnswer = (String, bool, Option<Result<Option<Object>, DynamoError>>);
 
+/// A node a read may ask, and whether read repair may update it.
+struct ReadTarget {
+    node: String,
+    repairable: bool,
+}
+
+/// A read still short of R answers after `rpc_timeout / READ_HEDGE_FRACTION` asks every
+/// target it has not asked yet: a replica that is slow or cut off (but not yet suspect)
+/// costs a read that much, not the whole timeout.
+const READ_HEDGE_FRACTION: u32 = 8;
+
 impl Inner {
     fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
@@ -861,6 +872,11 @@ impl Inner {
         })
     }
 
+    /// Reads `key`: asks R replicas (the local one first, as it costs no round trip),
+    /// one more for each that fails, and every target still unasked once the answers are
+    /// [`READ_HEDGE_FRACTION`] of the RPC timeout late; a share of reads
+    /// (`read_repair_chance`) asks every target at once. Read repair runs only when the
+    /// answers disagree or some are still due, off the request path.
     async fn read(
         self: &Arc<Self>,
         key: &[u8],
@@ -874,65 +890,134 @@ impl Inner {
             return Err(DynamoError::Unavailable { op: "read", required: r, available });
         }
         let key = Bytes::copy_from_slice(key);
+        let start = tokio::time::Instant::now();
+        // An answer not in by the deadline counts as failed, as a replica call timing out
+        // would.
+        let deadline = start + self.timeout() * 2;
+        let mut hedge_at = start + self.timeout() / READ_HEDGE_FRACTION;
         // Each answer comes through `receiver`: the local one inline, the others from the
-        // peers' batchers (no task per replica). An answer not in by the deadline counts
-        // as failed, as a replica call timing out would.
-        let deadline = tokio::time::Instant::now() + self.timeout() * 2;
+        // peers' batchers (no task per replica). Room for every target's one answer.
         let (sender, mut receiver) = mpsc::channel::<ReadAnswer>(plan.targets.len().max(1));
-        let mut local = None;
+        let mut order: Vec<ReadTarget> = Vec::with_capacity(plan.targets.len());
         for target in &plan.targets {
             // Fallbacks answer but are not repaired: they hold hints, not replicas.
             let repairable = self.counts(&target.node) && target.hint_for.is_none();
+            let read_target = ReadTarget { node: target.node.clone(), repairable };
             if target.node == self.me {
-                local = Some(repairable);
-                continue;
-            }
-            let reply = Reply::Read { node: target.node.clone(), repairable, done: sender.clone() };
-            let job = (Request::Get { key: key.clone() }, reply);
-            if let Err(mpsc::error::SendError((_, reply))) =
-                self.batcher_for(&target.node).send(job).await
-            {
-                reply.answer(None);
+                order.insert(0, read_target);
+            } else {
+                order.push(read_target);
             }
         }
-        if let Some(repairable) = local {
-            let outcome = self.read_local(&key).map(|found| found.map(|(_, o)| o));
-            // Never full: the channel has room for every target's one answer.
-            let _ = sender.try_send((self.me.clone(), repairable, Some(outcome)));
+        let counts_toward_r =
+            |t: &ReadTarget| t.repairable || self.config.consistency == Consistency::Quorum;
+        let everyone = self.config.read_repair_chance > 0.0
+            && self.rng.lock().random::<f64>() < self.config.read_repair_chance;
+        let mut first_wave = 0;
+        let mut wave_counting = 0;
+        while first_wave < order.len() && (everyone || wave_counting < r) {
+            wave_counting += usize::from(counts_toward_r(&order[first_wave]));
+            first_wave += 1;
         }
-        drop(sender);
+        // Remote requests first, so they are on their way while the local read runs.
+        for target in order[..first_wave].iter().filter(|t| t.node != self.me) {
+            self.send_read(&key, target, &sender).await;
+        }
+        if order[..first_wave].iter().any(|t| t.node == self.me) {
+            self.send_read(&key, &order[0], &sender).await;
+        }
+        let mut asked = first_wave;
+        let mut answered = 0;
         let mut merged = Object::empty();
         let mut answers: Vec<(String, bool, Option<Object>)> = Vec::new();
         let mut counted = 0;
         while counted < r {
-            let Ok(Some((node, counts, outcome))) =
-                tokio::time::timeout_at(deadline, receiver.recv()).await
-            else {
+            if answered == asked && asked == order.len() {
                 return Err(DynamoError::Unavailable {
                     op: "read",
                     required: r,
                     available: counted,
                 });
-            };
-            if let Some(Ok(object)) = outcome {
-                if let Some(object) = &object {
-                    merged.merge(object, self.config.versioning);
+            }
+            let wake = if asked < order.len() { hedge_at.min(deadline) } else { deadline };
+            match tokio::time::timeout_at(wake, receiver.recv()).await {
+                Ok(Some((node, repairable, Some(Ok(object))))) => {
+                    answered += 1;
+                    if let Some(object) = &object {
+                        merged.merge(object, self.config.versioning);
+                    }
+                    if repairable || self.config.consistency == Consistency::Quorum {
+                        counted += 1;
+                    }
+                    answers.push((node, repairable, object));
                 }
-                if counts || self.config.consistency == Consistency::Quorum {
-                    counted += 1;
+                Ok(Some(_)) => {
+                    // That replica failed: ask the next one instead.
+                    answered += 1;
+                    if asked < order.len() {
+                        self.send_read(&key, &order[asked], &sender).await;
+                        asked += 1;
+                    }
                 }
-                answers.push((node, counts, object));
+                // Slow answers: ask every target not yet asked, once.
+                Err(_) if wake < deadline => {
+                    hedge_at = deadline;
+                    while asked < order.len() {
+                        self.send_read(&key, &order[asked], &sender).await;
+                        asked += 1;
+                    }
+                }
+                // `sender` is held here, so the channel never closes: only the deadline.
+                Ok(None) | Err(_) => {
+                    return Err(DynamoError::Unavailable {
+                        op: "read",
+                        required: r,
+                        available: counted,
+                    });
+                }
             }
         }
+        drop(sender);
         if self.config.read_write_back && !merged.is_empty() {
             self.write_back(&key, &merged, &mut answers, r).await?;
         }
-        let inner = Arc::clone(self);
-        let result = merged.clone();
-        tokio::spawn(async move {
-            inner.read_repair(key, merged, answers, receiver, deadline).await;
-        });
-        Ok(result)
+        let agreed = merged.is_empty()
+            || answers.iter().all(|(_, repairable, o)| !repairable || o.as_ref() == Some(&merged));
+        if answered < asked || !agreed {
+            let inner = Arc::clone(self);
+            let result = merged.clone();
+            tokio::spawn(async move {
+                inner.read_repair(key, merged, answers, receiver, deadline).await;
+            });
+            return Ok(result);
+        }
+        Ok(merged)
+    }
+
+    /// Asks `target` for `key`; its answer (or failure) arrives on `answers`.
+    async fn send_read(
+        self: &Arc<Self>,
+        key: &Bytes,
+        target: &ReadTarget,
+        answers: &mpsc::Sender<ReadAnswer>,
+    ) {
+        if target.node == self.me {
+            let outcome = self.read_local(key).map(|found| found.map(|(_, o)| o));
+            // Never full: the channel has room for every target's one answer.
+            let _ = answers.try_send((self.me.clone(), target.repairable, Some(outcome)));
+            return;
+        }
+        let reply = Reply::Read {
+            node: target.node.clone(),
+            repairable: target.repairable,
+            done: answers.clone(),
+        };
+        let job = (Request::Get { key: key.clone() }, reply);
+        if let Err(mpsc::error::SendError((_, reply))) =
+            self.batcher_for(&target.node).send(job).await
+        {
+            reply.answer(None);
+        }
     }
 
     /// ABD's write-back phase: returns once the object a read is about to return is
