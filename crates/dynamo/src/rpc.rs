@@ -710,8 +710,25 @@ pub async fn serve_connection<H, F>(
             let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
                 return;
             };
+            // Replica gets and puts finish at their first poll: answered here, without a
+            // task each. Anything that waits (a forwarded write) continues in a task.
+            let mut future = Box::pin(handle(request));
+            if let std::task::Poll::Ready(response) = futures::poll!(&mut future) {
+                let frame = Message::Response(id, response).encode(Vec::new());
+                match queue.try_send(frame) {
+                    Ok(()) => drop(permit),
+                    Err(mpsc::error::TrySendError::Full(frame)) => {
+                        let queue = queue.clone();
+                        tokio::spawn(async move {
+                            let _ = queue.send(frame).await;
+                            drop(permit);
+                        });
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => return,
+                }
+                continue;
+            }
             let queue = queue.clone();
-            let future = handle(request);
             tokio::spawn(async move {
                 let response = future.await;
                 let _ = queue.send(Message::Response(id, response).encode(Vec::new())).await;
