@@ -155,3 +155,32 @@ async fn dropping_the_last_handle_writes_what_the_batch_holds() {
         .expect("the writer wrote and ended");
     assert_eq!(clicks(store, &codes[0]).await, 7);
 }
+
+#[tokio::test]
+async fn clicks_of_a_link_deleted_before_the_write_are_dropped() {
+    let setup = setup(3).await;
+    let (sql, store, codes) = (&setup.sql, &setup.store, &setup.codes);
+    let analytics = Analytics::start(Arc::clone(store), 10_000, HOUR);
+    for code in codes {
+        let referred = Click::new(code, NOW_MS, Some("https://from.example/"), Some("curl/8"));
+        assert!(analytics.try_record(&referred));
+        assert!(analytics.try_record(&click(code)));
+    }
+    assert!(store.delete(&codes[1]).await.unwrap());
+    assert!(analytics.flush(Duration::from_secs(5)).await);
+    assert_eq!(clicks(store, &codes[0]).await, 2);
+    assert_eq!(clicks(store, &codes[2]).await, 2);
+    let stats = store.stats(&codes[2]).await.unwrap().unwrap();
+    assert_eq!(stats.referrers, [("direct".to_owned(), 1), ("from.example".to_owned(), 1)]);
+    assert_eq!(stats.agents, [("curl".to_owned(), 1), ("unknown".to_owned(), 1)]);
+    let Sql::Sqlite(pool) = sql else { panic!("the store is SQLite") };
+    for table in ["shortener_clicks_daily", "shortener_referrers", "shortener_agents"] {
+        let text = format!("SELECT count(*) FROM {table} WHERE code = $1");
+        let rows: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(text))
+            .bind(&codes[1])
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(rows, 0, "{table} holds clicks of the deleted link");
+    }
+}
