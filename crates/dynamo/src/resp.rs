@@ -19,7 +19,8 @@
 //! Errors: `-UNAVAILABLE <why>` when the quorum cannot be met (nothing was acknowledged),
 //! `-BAD_CONTEXT <why>` for a context that does not decode, `-ERR <why>` otherwise.
 //!
-//! Pipelines: the commands already buffered run concurrently in groups where no key
+//! Pipelines: requests keep being read while replies are written (a client may write a
+//! whole pipeline before reading), and the commands already buffered run concurrently in groups where no key
 //! repeats, so a pipeline keeps Redis's per-key order while distinct keys go to their
 //! replicas in parallel; replies are written in order, one write per batch. Consecutive
 //! plain `SET`s of one key run as the last of them, and consecutive `GET`s of one key as
@@ -30,7 +31,7 @@ use std::sync::Arc;
 
 use blueprint_kv::frame::{Frame, ParseLimits, Protocol};
 use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::{Semaphore, watch};
 
 use crate::config::RequestOptions;
@@ -44,6 +45,9 @@ pub const MAX_CONNECTIONS: usize = 1024;
 pub const MAX_PIPELINE_COMMANDS: usize = 1024;
 /// Largest request accepted (a value is at most [`crate::node::MAX_VALUE_BYTES`]).
 pub const MAX_REQUEST_BYTES: usize = 32 * 1024 * 1024;
+/// Most request bytes read ahead while replies are being written; past it, the
+/// connection waits for the client to read its replies.
+pub const MAX_READ_AHEAD_BYTES: usize = MAX_REQUEST_BYTES;
 
 /// Serves RESP on `listener` until `shutdown` completes; then stops accepting and lets
 /// open connections finish the batch they are running.
@@ -84,14 +88,17 @@ pub async fn serve_resp<L: Listener>(mut listener: L, handle: NodeHandle, shutdo
 }
 
 async fn serve_connection(
-    mut stream: BoxStream,
+    stream: BoxStream,
     handle: &NodeHandle,
     stop: &mut watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let limits = ParseLimits { max_request_bytes: MAX_REQUEST_BYTES };
+    let (mut reader, mut writer) = tokio::io::split(stream);
     let mut buffer = BytesMut::with_capacity(16 * 1024);
     let mut output = BytesMut::with_capacity(16 * 1024);
     let mut protocol = Protocol::Resp2;
+    // The client closed its side: answer what it sent, then stop.
+    let mut closed = false;
     loop {
         let mut commands: Vec<Vec<Bytes>> = Vec::new();
         let mut protocol_error = None;
@@ -113,8 +120,11 @@ async fn serve_connection(
             }
         }
         if commands.is_empty() && protocol_error.is_none() {
+            if closed {
+                return Ok(());
+            }
             tokio::select! {
-                read = stream.read_buf(&mut buffer) => if read? == 0 { return Ok(()) },
+                read = reader.read_buf(&mut buffer) => if read? == 0 { return Ok(()) },
                 _ = stop.changed() => return Ok(()),
             }
             continue;
@@ -131,12 +141,36 @@ async fn serve_connection(
         if let Some(error) = &protocol_error {
             Frame::error(format!("ERR Protocol error: {error}")).encode_as(&mut output, protocol);
         }
-        stream.write_all(&output).await?;
-        stream.flush().await?;
+        write_replies(&mut writer, &output, &mut reader, &mut buffer, &mut closed).await?;
         if quit.is_some() || protocol_error.is_some() {
             return Ok(());
         }
     }
+}
+
+/// Writes `output`, reading more requests into `buffer` meanwhile (up to
+/// [`MAX_READ_AHEAD_BYTES`]): a client that writes its whole pipeline before it reads a
+/// reply would otherwise fill both directions' socket buffers and leave each side blocked
+/// in `write`. Sets `closed` when the client closes its side.
+async fn write_replies(
+    writer: &mut WriteHalf<BoxStream>,
+    output: &[u8],
+    reader: &mut ReadHalf<BoxStream>,
+    buffer: &mut BytesMut,
+    closed: &mut bool,
+) -> std::io::Result<()> {
+    let mut written = 0;
+    while written < output.len() {
+        let room = !*closed && buffer.len() < MAX_READ_AHEAD_BYTES;
+        tokio::select! {
+            wrote = writer.write(&output[written..]) => match wrote? {
+                0 => return Err(std::io::ErrorKind::WriteZero.into()),
+                n => written += n,
+            },
+            read = reader.read_buf(buffer), if room => *closed |= read? == 0,
+        }
+    }
+    writer.flush().await
 }
 
 fn arguments(frame: Frame) -> Option<Vec<Bytes>> {

@@ -228,3 +228,24 @@ async fn forty_eight_clients_pipelining_sixteen_all_finish() {
         client.await.expect("client finished");
     }
 }
+
+/// A client that writes its whole pipeline before reading any reply (26 MiB of 64 KiB
+/// `ECHO`s): the server must keep reading requests while its replies wait for the client
+/// to read, or both sides block in `write` with full socket buffers, forever.
+#[tokio::test]
+async fn a_client_that_reads_only_after_writing_everything_is_not_deadlocked() {
+    const COMMANDS: usize = 400;
+    let cluster = cluster().await;
+    let payload = vec![b'x'; 64 * 1024];
+    let mut wire = Vec::with_capacity(COMMANDS * (payload.len() + 32));
+    for _ in 0..COMMANDS {
+        encode(&[b"ECHO", &payload], &mut wire);
+    }
+    let mut stream = TcpStream::connect(&cluster.resp[1]).await.expect("connect");
+    let written = tokio::time::timeout(STALL, stream.write_all(&wire)).await;
+    assert!(written.is_ok(), "stalled writing the pipeline: the server stopped reading");
+    let mut buffer = BytesMut::new();
+    for reply in replies(&mut stream, &mut buffer, COMMANDS).await {
+        assert_eq!(reply, Frame::Bulk(payload.clone().into()));
+    }
+}
