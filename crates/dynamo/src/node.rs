@@ -516,12 +516,69 @@ impl NodeHandle {
     }
 }
 
-type ReadAnswer = (String, bool, Option<Result<Option<Object>, DynamoError>>);
+/// One replica's answer to a read: which of the read's targets, and what it holds.
+struct ReadAnswer {
+    target: usize,
+    outcome: Result<Option<Object>, DynamoError>,
+}
+
+/// What a coordinator's replicas answered so far: filled by the batchers, drained by the
+/// coordinator. One small allocation per request, where a channel cost a block of slots.
+struct Answers<T> {
+    ready: Mutex<Vec<T>>,
+    arrived: tokio::sync::Notify,
+}
+
+impl<T> Answers<T> {
+    fn new(capacity: usize) -> Arc<Answers<T>> {
+        Arc::new(Answers {
+            ready: Mutex::new(Vec::with_capacity(capacity)),
+            arrived: tokio::sync::Notify::new(),
+        })
+    }
+
+    fn push(&self, answer: T) {
+        self.ready.lock().push(answer);
+        // Stores a permit when nobody waits yet, so an answer is never missed.
+        self.arrived.notify_one();
+    }
+
+    /// Moves what has arrived into `out`, first waiting (until `deadline`) when nothing
+    /// has; false when the deadline passed with nothing new.
+    async fn take(&self, out: &mut Vec<T>, deadline: tokio::time::Instant) -> bool {
+        loop {
+            {
+                let mut ready = self.ready.lock();
+                if !ready.is_empty() {
+                    out.append(&mut ready);
+                    return true;
+                }
+            }
+            if tokio::time::timeout_at(deadline, self.arrived.notified()).await.is_err() {
+                return false;
+            }
+        }
+    }
+}
 
 /// A node a read may ask, and whether read repair may update it.
 struct ReadTarget {
     node: String,
     repairable: bool,
+}
+
+/// A read answered to its client whose repair is left to do: what it merged, which
+/// targets answered what, and the answers still due.
+struct PendingRead {
+    key: Bytes,
+    merged: Object,
+    targets: Vec<ReadTarget>,
+    answers: Vec<(usize, Option<Object>)>,
+    pending: Arc<Answers<ReadAnswer>>,
+    asked: usize,
+    /// How many of the `asked` have answered (answers holds those that succeeded).
+    answered: usize,
+    deadline: tokio::time::Instant,
 }
 
 /// A read still short of R answers after `rpc_timeout / READ_HEDGE_FRACTION` asks every
@@ -810,31 +867,28 @@ impl Inner {
             }
         }
         let mut acks = usize::from(self.counts(&self.me));
-        let others: Vec<_> = plan.targets.iter().filter(|t| t.node != self.me).cloned().collect();
-        let (sender, mut receiver) = mpsc::channel::<bool>(others.len().max(1));
+        let others = plan.targets.iter().filter(|t| t.node != self.me);
+        let asked = others.clone().count();
+        // The batchers report each ack straight into `answers`: no task per replica.
+        let answers = Answers::<bool>::new(asked);
         for target in others {
             let request = Request::Put {
                 key: key.clone(),
                 object: object.clone(),
                 hint_for: target.hint_for.clone(),
             };
-            // The batcher reports the ack straight into `receiver`: no task per replica.
-            let reply = Reply::Ack { counts: self.counts(&target.node), done: sender.clone() };
+            let reply = Reply::ack(self.counts(&target.node), &answers);
+            // A job the batcher cannot take is dropped, and a dropped reply answers "failed".
             let _ = self.batcher_for(&target.node).send((request, reply)).await;
         }
-        drop(sender);
+        // Replica calls time out on their own; this bounds the wait even if one did not.
+        let deadline = tokio::time::Instant::now() + self.timeout() * 2;
+        let mut answered = Vec::with_capacity(asked);
         while acks < w {
-            match receiver.recv().await {
-                Some(true) => acks += 1,
-                Some(false) => {}
-                None => {
-                    return Err(DynamoError::Unavailable {
-                        op: "write",
-                        required: w,
-                        available: acks,
-                    });
-                }
+            if answered.len() == asked || !answers.take(&mut answered, deadline).await {
+                return Err(DynamoError::Unavailable { op: "write", required: w, available: acks });
             }
+            acks = usize::from(self.counts(&self.me)) + answered.iter().filter(|ok| **ok).count();
         }
         Ok(())
     }
@@ -895,129 +949,115 @@ impl Inner {
         // would.
         let deadline = start + self.timeout() * 2;
         let mut hedge_at = start + self.timeout() / READ_HEDGE_FRACTION;
-        // Each answer comes through `receiver`: the local one inline, the others from the
-        // peers' batchers (no task per replica). Room for every target's one answer.
-        let (sender, mut receiver) = mpsc::channel::<ReadAnswer>(plan.targets.len().max(1));
-        let mut order: Vec<ReadTarget> = Vec::with_capacity(plan.targets.len());
-        for target in &plan.targets {
+        let mut targets: Vec<ReadTarget> = Vec::with_capacity(plan.targets.len());
+        for target in plan.targets {
             // Fallbacks answer but are not repaired: they hold hints, not replicas.
             let repairable = self.counts(&target.node) && target.hint_for.is_none();
-            let read_target = ReadTarget { node: target.node.clone(), repairable };
-            if target.node == self.me {
-                order.insert(0, read_target);
+            let read_target = ReadTarget { node: target.node, repairable };
+            if read_target.node == self.me {
+                targets.insert(0, read_target);
             } else {
-                order.push(read_target);
+                targets.push(read_target);
             }
         }
         let counts_toward_r =
             |t: &ReadTarget| t.repairable || self.config.consistency == Consistency::Quorum;
         let everyone = self.config.read_repair_chance > 0.0
             && self.rng.lock().random::<f64>() < self.config.read_repair_chance;
-        let mut first_wave = 0;
+        let mut asked = 0;
         let mut wave_counting = 0;
-        while first_wave < order.len() && (everyone || wave_counting < r) {
-            wave_counting += usize::from(counts_toward_r(&order[first_wave]));
-            first_wave += 1;
+        while asked < targets.len() && (everyone || wave_counting < r) {
+            wave_counting += usize::from(counts_toward_r(&targets[asked]));
+            asked += 1;
         }
-        // Remote requests first, so they are on their way while the local read runs.
-        for target in order[..first_wave].iter().filter(|t| t.node != self.me) {
-            self.send_read(&key, target, &sender).await;
+        // Each answer arrives in `pending`: the local one inline, the others from the
+        // peers' batchers (no task per replica). Remote requests go first, so they are on
+        // their way while the local read runs.
+        let pending = Answers::<ReadAnswer>::new(asked);
+        for index in (0..asked).rev() {
+            self.send_read(&key, &targets, index, &pending).await;
         }
-        if order[..first_wave].iter().any(|t| t.node == self.me) {
-            self.send_read(&key, &order[0], &sender).await;
-        }
-        let mut asked = first_wave;
-        let mut answered = 0;
         let mut merged = Object::empty();
-        let mut answers: Vec<(String, bool, Option<Object>)> = Vec::new();
+        let mut answers: Vec<(usize, Option<Object>)> = Vec::with_capacity(asked);
+        let mut arrived: Vec<ReadAnswer> = Vec::with_capacity(asked);
+        let mut answered = 0;
         let mut counted = 0;
         while counted < r {
-            if answered == asked && asked == order.len() {
+            if answered == asked && asked == targets.len() {
                 return Err(DynamoError::Unavailable {
                     op: "read",
                     required: r,
                     available: counted,
                 });
             }
-            let wake = if asked < order.len() { hedge_at.min(deadline) } else { deadline };
-            match tokio::time::timeout_at(wake, receiver.recv()).await {
-                Ok(Some((node, repairable, Some(Ok(object))))) => {
-                    answered += 1;
-                    if let Some(object) = &object {
-                        merged.merge(object, self.config.versioning);
-                    }
-                    if repairable || self.config.consistency == Consistency::Quorum {
-                        counted += 1;
-                    }
-                    answers.push((node, repairable, object));
-                }
-                Ok(Some(_)) => {
-                    // That replica failed: ask the next one instead.
-                    answered += 1;
-                    if asked < order.len() {
-                        self.send_read(&key, &order[asked], &sender).await;
-                        asked += 1;
-                    }
-                }
-                // Slow answers: ask every target not yet asked, once.
-                Err(_) if wake < deadline => {
-                    hedge_at = deadline;
-                    while asked < order.len() {
-                        self.send_read(&key, &order[asked], &sender).await;
-                        asked += 1;
-                    }
-                }
-                // `sender` is held here, so the channel never closes: only the deadline.
-                Ok(None) | Err(_) => {
+            let wake = if asked < targets.len() { hedge_at.min(deadline) } else { deadline };
+            if !pending.take(&mut arrived, wake).await {
+                if wake >= deadline {
                     return Err(DynamoError::Unavailable {
                         op: "read",
                         required: r,
                         available: counted,
                     });
                 }
+                // Slow answers: ask every target not yet asked, once.
+                hedge_at = deadline;
+                while asked < targets.len() {
+                    self.send_read(&key, &targets, asked, &pending).await;
+                    asked += 1;
+                }
+                continue;
+            }
+            for ReadAnswer { target, outcome } in arrived.drain(..) {
+                answered += 1;
+                match outcome {
+                    Ok(object) => {
+                        if let Some(object) = &object {
+                            merged.merge(object, self.config.versioning);
+                        }
+                        counted += usize::from(counts_toward_r(&targets[target]));
+                        answers.push((target, object));
+                    }
+                    // That replica failed: ask the next one instead.
+                    Err(_) if asked < targets.len() => {
+                        self.send_read(&key, &targets, asked, &pending).await;
+                        asked += 1;
+                    }
+                    Err(_) => {}
+                }
             }
         }
-        drop(sender);
         if self.config.read_write_back && !merged.is_empty() {
-            self.write_back(&key, &merged, &mut answers, r).await?;
+            self.write_back(&key, &merged, &targets, &mut answers, r).await?;
         }
         let agreed = merged.is_empty()
-            || answers.iter().all(|(_, repairable, o)| !repairable || o.as_ref() == Some(&merged));
+            || answers.iter().all(|(t, o)| !targets[*t].repairable || o.as_ref() == Some(&merged));
         if answered < asked || !agreed {
-            let inner = Arc::clone(self);
             let result = merged.clone();
-            tokio::spawn(async move {
-                inner.read_repair(key, merged, answers, receiver, deadline).await;
-            });
+            let read =
+                PendingRead { key, merged, targets, answers, pending, asked, answered, deadline };
+            tokio::spawn(Arc::clone(self).read_repair(read));
             return Ok(result);
         }
         Ok(merged)
     }
 
-    /// Asks `target` for `key`; its answer (or failure) arrives on `answers`.
+    /// Asks `targets[index]` for `key`; its answer (or failure) arrives in `pending`.
     async fn send_read(
         self: &Arc<Self>,
         key: &Bytes,
-        target: &ReadTarget,
-        answers: &mpsc::Sender<ReadAnswer>,
+        targets: &[ReadTarget],
+        index: usize,
+        pending: &Arc<Answers<ReadAnswer>>,
     ) {
-        if target.node == self.me {
+        let node = &targets[index].node;
+        if *node == self.me {
             let outcome = self.read_local(key).map(|found| found.map(|(_, o)| o));
-            // Never full: the channel has room for every target's one answer.
-            let _ = answers.try_send((self.me.clone(), target.repairable, Some(outcome)));
+            pending.push(ReadAnswer { target: index, outcome });
             return;
         }
-        let reply = Reply::Read {
-            node: target.node.clone(),
-            repairable: target.repairable,
-            done: answers.clone(),
-        };
-        let job = (Request::Get { key: key.clone() }, reply);
-        if let Err(mpsc::error::SendError((_, reply))) =
-            self.batcher_for(&target.node).send(job).await
-        {
-            reply.answer(None);
-        }
+        let job = (Request::Get { key: key.clone() }, Reply::read(index, pending));
+        // A job the batcher cannot take is dropped, and a dropped reply answers "failed".
+        let _ = self.batcher_for(node).send(job).await;
     }
 
     /// ABD's write-back phase: returns once the object a read is about to return is
@@ -1027,13 +1067,17 @@ impl Inner {
         &self,
         key: &Bytes,
         merged: &Object,
-        answers: &mut [(String, bool, Option<Object>)],
+        targets: &[ReadTarget],
+        answers: &mut [(usize, Option<Object>)],
         r: usize,
     ) -> Result<(), DynamoError> {
         let needed = self.config.w.max(self.config.n + 1 - r).min(self.config.n);
-        let mut holding =
-            answers.iter().filter(|(_, counts, o)| *counts && o.as_ref() == Some(merged)).count();
-        for (node, counts, object) in answers.iter_mut() {
+        let mut holding = answers
+            .iter()
+            .filter(|(t, o)| targets[*t].repairable && o.as_ref() == Some(merged))
+            .count();
+        for (target, object) in answers.iter_mut() {
+            let ReadTarget { node, repairable: counts } = &targets[*target];
             if holding >= needed {
                 break;
             }
@@ -1062,38 +1106,38 @@ impl Inner {
         Ok(())
     }
 
-    /// Waits for the remaining answers, then sends the merged object to every replica
-    /// whose copy differs from it.
-    async fn read_repair(
-        self: Arc<Self>,
-        key: Bytes,
-        mut merged: Object,
-        mut answers: Vec<(String, bool, Option<Object>)>,
-        mut receiver: mpsc::Receiver<ReadAnswer>,
-        deadline: tokio::time::Instant,
-    ) {
-        while let Ok(Some((node, counts, outcome))) =
-            tokio::time::timeout_at(deadline, receiver.recv()).await
-        {
-            if let Some(Ok(object)) = outcome {
-                if let Some(object) = &object {
-                    merged.merge(object, self.config.versioning);
+    /// Waits (until `deadline`) for the answers still due, then sends the merged object
+    /// to every replica whose copy differs from it.
+    async fn read_repair(self: Arc<Self>, read: PendingRead) {
+        let read_answered = read.answered;
+        let PendingRead { key, mut merged, targets, mut answers, pending, asked, deadline, .. } =
+            read;
+        let mut answered = read_answered;
+        let mut arrived = Vec::new();
+        while answered < asked && pending.take(&mut arrived, deadline).await {
+            for ReadAnswer { target, outcome } in arrived.drain(..) {
+                answered += 1;
+                if let Ok(object) = outcome {
+                    if let Some(object) = &object {
+                        merged.merge(object, self.config.versioning);
+                    }
+                    answers.push((target, object));
                 }
-                answers.push((node, counts, object));
             }
         }
         self.apply_cap(&key, &mut merged);
-        for (node, repairable, object) in answers {
+        for (target, object) in answers {
+            let ReadTarget { node, repairable } = &targets[target];
             if !repairable || object.as_ref() == Some(&merged) || merged.is_empty() {
                 continue;
             }
             metrics::counter!("dynamo_read_repairs_total").increment(1);
-            if node == self.me {
+            if *node == self.me {
                 let _ = self.merge_local(&key, &merged);
             } else {
                 let request =
                     Request::Put { key: key.clone(), object: merged.clone(), hint_for: None };
-                let _ = self.call_node(&node, request).await;
+                let _ = self.call_node(node, request).await;
             }
         }
     }
@@ -1637,31 +1681,50 @@ impl Inner {
     }
 }
 
-/// Where a batched request's answer goes.
-enum Reply {
-    /// To a coordinator collecting read answers: the replica's object, or a failure.
-    Read {
-        /// The replica asked.
-        node: String,
-        /// Whether read repair may update it (it counts and is not a fallback).
-        repairable: bool,
-        /// The coordinator's answer channel (sized for every replica, so never full).
-        done: mpsc::Sender<ReadAnswer>,
-    },
-    /// To a coordinator counting write acknowledgements: `true` when the replica
-    /// acknowledged and its acknowledgement `counts` toward the quorum.
-    Ack {
-        /// Whether this replica's ack counts (local quorum).
-        counts: bool,
-        /// The coordinator's ack channel (sized for every replica, so never full).
-        done: mpsc::Sender<bool>,
-    },
+/// Where a batched replica call's outcome goes: the coordinator's [`Answers`]. A reply
+/// dropped unanswered (its batcher stopped, its batch task died) answers "failed", so no
+/// coordinator waits for it until its deadline.
+struct Reply {
+    to: Option<ReplyTo>,
+}
+
+enum ReplyTo {
+    /// A read's answer: the replica's object, or a failure.
+    Read { target: usize, answers: Arc<Answers<ReadAnswer>> },
+    /// A write's acknowledgement: `true` when the replica acknowledged and its
+    /// acknowledgement `counts` toward the quorum (local quorum).
+    Ack { counts: bool, answers: Arc<Answers<bool>> },
 }
 
 impl Reply {
+    fn read(target: usize, answers: &Arc<Answers<ReadAnswer>>) -> Reply {
+        Reply { to: Some(ReplyTo::Read { target, answers: Arc::clone(answers) }) }
+    }
+
+    fn ack(counts: bool, answers: &Arc<Answers<bool>>) -> Reply {
+        Reply { to: Some(ReplyTo::Ack { counts, answers: Arc::clone(answers) }) }
+    }
+
+    /// Delivers `response` (`None`: the call failed).
+    fn answer(mut self, response: Option<Response>) {
+        if let Some(to) = self.to.take() {
+            to.answer(response);
+        }
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        if let Some(to) = self.to.take() {
+            to.answer(None);
+        }
+    }
+}
+
+impl ReplyTo {
     fn answer(self, response: Option<Response>) {
         match self {
-            Reply::Read { node, repairable, done } => {
+            ReplyTo::Read { target, answers } => {
                 let outcome = match response {
                     Some(Response::Object(object)) => Ok(object),
                     Some(_) => {
@@ -1669,11 +1732,11 @@ impl Reply {
                     }
                     None => Err(DynamoError::Unavailable { op: "call", required: 1, available: 0 }),
                 };
-                let _ = done.try_send((node, repairable, Some(outcome)));
+                answers.push(ReadAnswer { target, outcome });
             }
-            Reply::Ack { counts, done } => {
+            ReplyTo::Ack { counts, answers } => {
                 let ok = response.is_some_and(|r| r == Response::Ack);
-                let _ = done.try_send(ok && counts);
+                answers.push(ok && counts);
             }
         }
     }
