@@ -118,9 +118,13 @@ impl Sql {
             {
                 std::fs::create_dir_all(parent).map_err(|e| connect_error(sqlx::Error::Io(e)))?;
             }
+            // No ping before each acquire (sqlx's default): a SQLite connection has no far
+            // end to lose, and the ping was a round trip to the connection's thread on
+            // every query (a futex wake each way).
             let pool = SqlitePoolOptions::new()
                 .max_connections(config.max_connections.max(1))
                 .acquire_timeout(acquire_timeout)
+                .test_before_acquire(false)
                 .connect_with(options)
                 .await
                 .map_err(connect_error)?;
