@@ -136,6 +136,9 @@ struct Inner {
     /// The keys that may have a life record: a write of a key with no local copy looks
     /// its life up only when this says it may exist.
     lives: LifeFilter,
+    /// The keys that may have a data record here: a read of a key with no bit set skips
+    /// the storage lookup (see `lives`, which keeps it by the same rules).
+    stored: LifeFilter,
     incarnation: u64,
     sibling_cap_hits: AtomicU64,
     anti_entropy_done: Mutex<HashMap<String, u64>>,
@@ -242,18 +245,19 @@ fn life_key(key: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The filter of keys with a life record, from every such record in `storage`.
-fn load_lives(storage: &dyn Storage) -> Result<LifeFilter, DynamoError> {
-    let lives = LifeFilter::new();
+/// A filter of the keys with a record under `prefix` (life or data), from a scan of
+/// every such record in `storage` (at start: O(keys), as an anti-entropy round is).
+fn load_filter(storage: &dyn Storage, prefix: u8, bits: usize) -> Result<LifeFilter, DynamoError> {
+    let filter = LifeFilter::with_bits(bits);
     let mut after: Option<Vec<u8>> = None;
     loop {
-        let page = storage.scan(&[LIFE], after.as_deref(), SCAN_PAGE)?;
+        let page = storage.scan(&[prefix], after.as_deref(), SCAN_PAGE)?;
         for (raw, _) in &page {
-            lives.insert(&raw[1..]);
+            filter.insert(&raw[1..]);
         }
         match page.last() {
             Some((last, _)) if page.len() == SCAN_PAGE => after = Some(last.clone()),
-            _ => return Ok(lives),
+            _ => return Ok(filter),
         }
     }
 }
@@ -293,7 +297,8 @@ impl Node {
         write_u64_meta(storage.as_ref(), META_EPOCH, epoch)?;
         let incarnation = read_u64_meta(storage.as_ref(), META_INCARNATION)?.unwrap_or(0) + 1;
         write_u64_meta(storage.as_ref(), META_INCARNATION, incarnation)?;
-        let lives = load_lives(storage.as_ref())?;
+        let lives = load_filter(storage.as_ref(), LIFE, crate::lives::LIFE_FILTER_BITS)?;
+        let stored = load_filter(storage.as_ref(), DATA, crate::lives::DATA_FILTER_BITS)?;
 
         let listener = network.bind(&config.rpc_listen).await.map_err(|error| DynamoError::Io {
             message: format!("bind {}: {error}", config.rpc_listen),
@@ -333,6 +338,7 @@ impl Node {
             rng: Mutex::new(rng),
             locks: (0..KEY_LOCKS).map(|_| Mutex::new(())).collect(),
             lives,
+            stored,
             incarnation,
             sibling_cap_hits: AtomicU64::new(0),
             anti_entropy_done: Mutex::new(HashMap::new()),
@@ -694,6 +700,9 @@ impl Inner {
     }
 
     fn read_local(&self, key: &[u8]) -> Result<Option<(Stamp, Object)>, DynamoError> {
+        if !self.stored.may_contain(key) {
+            return Ok(None);
+        }
         match self.storage.get(&data_key(key))? {
             Some(raw) => decode_record(&raw).map(Some),
             None => Ok(None),
@@ -743,6 +752,8 @@ impl Inner {
         merged.merge(incoming, self.config.versioning);
         self.apply_cap(key, &mut merged);
         if current.as_ref().map(|(_, o)| o) != Some(&merged) {
+            // The bit before the record: a read that skips the lookup must never miss it.
+            self.stored.insert(key);
             self.storage.put(&data_key(key), &encode_record(self.stamp(life), &merged))?;
         }
         Ok(merged)
@@ -771,6 +782,7 @@ impl Inner {
         let actor = self.actor_for(life);
         object.update(self.config.versioning, &actor, context, value, stamp.wall_ms);
         self.apply_cap(key, &mut object);
+        self.stored.insert(key);
         self.storage.put(&data_key(key), &encode_record(stamp, &object))?;
         Ok(object)
     }
