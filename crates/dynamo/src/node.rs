@@ -442,6 +442,16 @@ impl NodeHandle {
         })
     }
 
+    /// Plain `GET`: [`NodeHandle::get`]'s `resolved` alone, without encoding the context
+    /// and sibling list no one asked for.
+    pub async fn get_resolved(
+        &self,
+        key: &[u8],
+        opts: RequestOptions,
+    ) -> Result<Option<Bytes>, DynamoError> {
+        Ok(self.inner.read(key, opts).await?.resolved())
+    }
+
     /// Writes `value` to `key`, superseding what `context` (from a read) saw; `None`
     /// supersedes what the coordinating replica holds (plain `SET`). Succeeds once W
     /// replicas (or `opts.w`) acknowledged.

@@ -336,8 +336,8 @@ async fn execute(handle: &NodeHandle, args: Vec<Bytes>) -> Frame {
         ("COMMAND", _) => Frame::Array(Vec::new()),
         ("CONFIG", 3) if args[1].eq_ignore_ascii_case(b"GET") => config_get(&args[2]),
         ("INFO", _) => info(handle),
-        ("GET", 2) => match handle.get(&args[1], opts).await {
-            Ok(read) => read.resolved.map_or(Frame::Null, Frame::Bulk),
+        ("GET", 2) => match handle.get_resolved(&args[1], opts).await {
+            Ok(resolved) => resolved.map_or(Frame::Null, Frame::Bulk),
             Err(error) => error_frame(&error),
         },
         ("SET", 3) => match handle.put(&args[1], args[2].clone(), None, opts).await {
