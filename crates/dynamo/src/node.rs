@@ -1224,12 +1224,15 @@ impl Inner {
                 let digest = self.merge_gossip(&members);
                 Ok(Response::Gossip(digest))
             }
-            Request::MerkleLeaves { peer } => {
-                self.shared_tree(&peer).map(|tree| Response::Leaves(tree.leaves().to_vec()))
-            }
+            Request::MerkleLeaves { peer } => self
+                .off_runtime(move |inner| inner.shared_tree(&peer))
+                .await
+                .map(|tree| Response::Leaves(tree.leaves().to_vec())),
             Request::Buckets { peer, buckets } => {
                 let buckets: Vec<usize> = buckets.into_iter().map(usize::from).collect();
-                self.shared_buckets(&peer, &buckets).map(Response::Bucket)
+                self.off_runtime(move |inner| inner.shared_buckets(&peer, &buckets))
+                    .await
+                    .map(Response::Bucket)
             }
         };
         outcome.unwrap_or_else(|error| Response::Error {
@@ -1354,6 +1357,26 @@ impl Inner {
     /// (a membership-change stream that failed part way, a hint replayed to a node that
     /// has since left): sent to the key's primaries, and dropped once all of them have it.
     async fn hand_off_strays(self: &Arc<Self>) -> Result<usize, DynamoError> {
+        let strays = self.off_runtime(Inner::find_strays).await?;
+        let mut moved = 0;
+        for (key, object, primaries) in strays {
+            let mut all_ok = true;
+            for primary in primaries {
+                let request =
+                    Request::Put { key: key.clone(), object: object.clone(), hint_for: None };
+                all_ok &= self.healthy(&primary)
+                    && self.call_node(&primary, request).await.is_ok_and(|r| r == Response::Ack);
+            }
+            if all_ok && self.delete_if_unchanged(&key, &object)? {
+                moved += 1;
+            }
+        }
+        Ok(moved)
+    }
+
+    /// The stray copies (see [`Inner::hand_off_strays`]) and their primaries.
+    #[allow(clippy::type_complexity)]
+    fn find_strays(&self) -> Result<Vec<(Bytes, Object, Vec<String>)>, DynamoError> {
         let ring = self.ring();
         let n = self.config.n;
         let mut strays: Vec<(Bytes, Object, Vec<String>)> = Vec::new();
@@ -1377,20 +1400,7 @@ impl Inner {
         if let Some(error) = hint_lookup_failed {
             return Err(error.into());
         }
-        let mut moved = 0;
-        for (key, object, primaries) in strays {
-            let mut all_ok = true;
-            for primary in primaries {
-                let request =
-                    Request::Put { key: key.clone(), object: object.clone(), hint_for: None };
-                all_ok &= self.healthy(&primary)
-                    && self.call_node(&primary, request).await.is_ok_and(|r| r == Response::Ack);
-            }
-            if all_ok && self.delete_if_unchanged(&key, &object)? {
-                moved += 1;
-            }
-        }
-        Ok(moved)
+        Ok(strays)
     }
 
     fn delete_if_unchanged(&self, key: &[u8], sent: &Object) -> Result<bool, DynamoError> {
@@ -1493,6 +1503,19 @@ impl Inner {
         Ok(out)
     }
 
+    /// Runs `work` (a scan of every local key) on the blocking pool: O(keys) of decoding
+    /// on the runtime's thread stalled every request the node served meanwhile (an
+    /// anti-entropy round is six scans per node: p99 spikes in bench/dynamo-redis.sh).
+    async fn off_runtime<T: Send + 'static>(
+        self: &Arc<Self>,
+        work: impl FnOnce(&Inner) -> Result<T, DynamoError> + Send + 'static,
+    ) -> Result<T, DynamoError> {
+        let inner = Arc::clone(self);
+        tokio::task::spawn_blocking(move || work(&inner))
+            .await
+            .map_err(|error| DynamoError::Io { message: format!("local scan failed: {error}") })?
+    }
+
     fn shared_tree(&self, peer: &str) -> Result<MerkleTree, DynamoError> {
         let items = self.shared_items(peer, None)?;
         Ok(MerkleTree::build(items.iter().map(|(_, hash, object)| (*hash, object.digest()))))
@@ -1515,7 +1538,7 @@ impl Inner {
     }
 
     async fn anti_entropy_with(
-        &self,
+        self: &Arc<Self>,
         peer: &str,
         report: &mut AntiEntropyReport,
     ) -> Result<(), DynamoError> {
@@ -1531,7 +1554,10 @@ impl Inner {
             }
         };
         let theirs = MerkleTree::from_leaves(leaves);
-        let mine = self.shared_tree(peer)?;
+        let mine = {
+            let peer = peer.to_owned();
+            self.off_runtime(move |inner| inner.shared_tree(&peer)).await?
+        };
         let (differing, _) = mine.diff(&theirs);
         report.buckets_differing += differing.len();
         // Buckets travel in groups, so each side scans its keys once per group.
@@ -1557,7 +1583,10 @@ impl Inner {
                 self.throttle(bytes).await;
             }
             report.objects_exchanged += remote.len();
-            for (key, object) in self.shared_buckets(peer, group)? {
+            let (me_peer, wanted) = (peer.to_owned(), group.to_vec());
+            let mine =
+                self.off_runtime(move |inner| inner.shared_buckets(&me_peer, &wanted)).await?;
+            for (key, object) in mine {
                 if remote_digests.get(&key) == Some(&object.digest()) {
                     continue;
                 }
@@ -1609,7 +1638,7 @@ impl Inner {
             Ok(moved) => report.objects_exchanged += moved,
             Err(error) => tracing::warn!(%error, "stray handoff failed"),
         }
-        match self.purge_tombstones() {
+        match self.purge_tombstones().await {
             Ok(purged) => report.tombstones_purged = purged,
             Err(error) => tracing::warn!(%error, "tombstone purge failed"),
         }
@@ -1622,7 +1651,19 @@ impl Inner {
     /// replica completed an anti-entropy round with this node after the tombstone was
     /// stored: then every replica holds the tombstone (or something newer), so dropping it
     /// cannot let an old value come back.
-    fn purge_tombstones(&self) -> Result<usize, DynamoError> {
+    async fn purge_tombstones(self: &Arc<Self>) -> Result<usize, DynamoError> {
+        let candidates = self.off_runtime(Inner::tombstones_to_purge).await?;
+        let mut purged = 0;
+        for (key, object) in candidates {
+            if self.delete_if_unchanged(&key, &object)? {
+                purged += 1;
+            }
+        }
+        Ok(purged)
+    }
+
+    /// The tombstones [`Inner::purge_tombstones`] may drop, as stored now.
+    fn tombstones_to_purge(&self) -> Result<Vec<(Vec<u8>, Object)>, DynamoError> {
         let now = self.clock.now_ms();
         let ring = self.ring();
         let done = self.anti_entropy_done.lock().clone();
@@ -1644,13 +1685,7 @@ impl Inner {
                 candidates.push((key.to_vec(), object.clone()));
             }
         })?;
-        let mut purged = 0;
-        for (key, object) in candidates {
-            if self.delete_if_unchanged(&key, &object)? {
-                purged += 1;
-            }
-        }
-        Ok(purged)
+        Ok(candidates)
     }
 
     // ---- status ----
