@@ -598,8 +598,16 @@ impl SqlStore {
             upsert("shortener_referrers", "host"),
             upsert("shortener_agents", "family"),
         ];
+        // SQLite: take the write lock at BEGIN, where a busy lock waits in SQLite's busy
+        // handler. A deferred transaction would start with the probe's read, and SQLite
+        // refuses to upgrade an open read to a write while another connection writes
+        // (SQLITE_BUSY at once, no wait), so a batch failed whenever any write was on.
+        let begin = match &self.sql {
+            Sql::Sqlite(_) => "BEGIN IMMEDIATE",
+            Sql::Postgres(_) => "BEGIN",
+        };
         sql_dispatch!(&self.sql, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_with(begin).await?;
             let mut live = HashSet::with_capacity(codes.len());
             for chunk in codes.chunks(CLICK_ROWS_PER_STATEMENT) {
                 let mut builder = sqlx::QueryBuilder::new(EXISTING);

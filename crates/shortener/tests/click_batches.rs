@@ -184,3 +184,29 @@ async fn clicks_of_a_link_deleted_before_the_write_are_dropped() {
         assert_eq!(rows, 0, "{table} holds clicks of the deleted link");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_waits_for_another_writer_instead_of_failing() {
+    // Held longer than the writer's retries take (200 + 400 ms) when each attempt fails
+    // at once, shorter than SQLite's busy timeout (5 s): the write waits, nothing drops.
+    let setup = setup(2).await;
+    let (sql, store, codes) = (&setup.sql, &setup.store, &setup.codes);
+    let analytics = Analytics::start(Arc::clone(store), 10_000, HOUR);
+    let Sql::Sqlite(pool) = sql else { panic!("the store is SQLite") };
+    let mut holder = pool.acquire().await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *holder).await.unwrap();
+    for code in codes {
+        assert!(analytics.try_record(&click(code)));
+    }
+    let flushed = {
+        let analytics = analytics.clone();
+        tokio::spawn(async move { analytics.flush(Duration::from_secs(10)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    sqlx::query("COMMIT").execute(&mut *holder).await.unwrap();
+    drop(holder);
+    assert!(flushed.await.unwrap(), "the batch was written once the lock was free");
+    for code in codes {
+        assert_eq!(clicks(store, code).await, 1, "{code}");
+    }
+}
