@@ -243,11 +243,12 @@ fn write_batches(shared: &Shared, store: &Arc<dyn LinkStore>, runtime: &tokio::r
             continue;
         }
         let closed = state.closed;
-        let taken = std::mem::take(&mut *state);
-        state.closed = closed;
+        let batch = std::mem::take(&mut state.batch);
+        let clicks = std::mem::take(&mut state.clicks);
+        let waiting = std::mem::take(&mut state.waiting);
+        state.first_at = None;
         drop(state);
         shared.room.notify_waiters();
-        let State { batch, clicks, waiting, .. } = taken;
         write(store, &batch, clicks, runtime);
         for done in waiting {
             let _ = done.send(());
