@@ -192,12 +192,34 @@ async fn watch_blocked(path: std::path::PathBuf, blocked: Arc<Blocked>) -> std::
     Ok(())
 }
 
-/// One thread: the bench runs three nodes (and their clients) on two cores, where a
-/// work-stealing runtime per node spent its time handing tasks between threads; on one
-/// thread (the engine flushes and compacts on its own) the nodes did ~20 % more SETs and
-/// GETs (bench/dynamo-redis.sh). A node on a machine of its own may want more.
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// The environment variable that turns mimalloc's transparent huge pages off.
+const ALLOW_THP: &str = "MIMALLOC_ALLOW_THP";
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // Transparent huge pages off, as Redis does for itself (`disable-thp yes`): with them
+    // each fresh 2 MiB of mimalloc's arenas is zeroed whole in one page fault on the
+    // runtime thread (7 % of a node's CPU in a profile of bench/dynamo-redis.sh, and SET
+    // p99 median 32 ms with them, 24 ms without, six runs each, alternating). mimalloc reads
+    // the option once, before `main`, so the process starts again with it set; an
+    // operator's own setting of the variable is left alone.
+    if std::env::var_os(ALLOW_THP).is_none() {
+        use std::os::unix::process::CommandExt;
+        let exe = std::env::current_exe()?;
+        let error = std::process::Command::new(exe)
+            .args(std::env::args_os().skip(1))
+            .env(ALLOW_THP, "0")
+            .exec();
+        return Err(format!("re-executing with {ALLOW_THP}=0: {error}").into());
+    }
+    // One thread: the bench runs three nodes (and their clients) on two cores, where a
+    // work-stealing runtime per node spent its time handing tasks between threads; on one
+    // thread (the engine flushes and compacts on its own) the nodes did ~20 % more SETs and
+    // GETs (bench/dynamo-redis.sh). A node on a machine of its own may want more.
+    tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(serve())
+}
+
+/// Runs the node until SIGTERM or Ctrl-C.
+async fn serve() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args().nth(1).ok_or("usage: dynamo-node <settings.json>")?;
     let text =
         std::fs::read_to_string(&path).map_err(|error| format!("reading {path}: {error}"))?;
