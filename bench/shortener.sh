@@ -6,11 +6,15 @@
 #   2. shortening: POST /api/v1/data/shorten of unique URLs (rate limits switched off).
 #   3. the same redirects against nginx answering 301 from a `map` of the same codes
 #      (Debian nginx, one worker, same core, same wrk), in alternating rounds with ours.
-#   4. latency at a set pace rather than at saturation: PACED_CONNECTIONS (default 112)
-#      keep-alive connections that each wait PACE_MS (default 1) ms after every answer
-#      before the next request, the same for both servers in alternating rounds; prints the
-#      rate that reached each server and its p99. A closed-loop client at saturation
-#      (step 1) measures the queue it builds, not the server's latency under a given load.
+#   4. latency at a set rate rather than at saturation: an open-loop client
+#      (crates/shortener/examples/paced_load.rs) sends OPEN_RATE (default 50000)
+#      redirects/s over OPEN_CONNECTIONS (default 64) keep-alive connections and times
+#      each from when it was due, the same for both servers in alternating rounds; prints
+#      each side's p50/p99/p99.9 and the machine's steal time during the run (the share of
+#      the run the hypervisor ran something else on our vCPUs: a stolen vCPU stalls server
+#      or client for milliseconds, and at 50k/s 1 % of requests is 0.2 s of a 20-s run).
+#      A closed-loop client at saturation (step 1) measures the queue it builds, not the
+#      server's latency at a given load, and stops sending while it waits.
 # nginx matches map strings ignoring case and base62 codes differ by case, so the map and
 # the request stream of both servers keep one code per case-insensitive spelling.
 # Prints the load rate, the time from start to serving, requests/s with p50/p99 (medians
@@ -19,7 +23,7 @@
 # Usage: bench/shortener.sh [links] [seconds] [connections]   (defaults: 1000000 10 64)
 #        RECORD_CLICKS=false bench/shortener.sh ...   measures redirects without analytics.
 #        FAST_REDIRECTS=false bench/shortener.sh ...  every redirect through the full stack.
-#        PACED_CONNECTIONS=0 skips step 4.
+#        OPEN_RATE=0 skips step 4.
 # Needs wrk and nginx (Debian packages `wrk`, `nginx`), python3, and a release build
 # (this script builds it). ROUNDS (default 3) sets the alternating rounds.
 set -euo pipefail
@@ -39,6 +43,8 @@ ROUNDS="${ROUNDS:-3}"
 # SKIP_BUILD=1 measures the binary already built (e.g. while the tree does not compile);
 # BIN=path measures another build of `blueprint` (an A/B against an older commit).
 [ "${SKIP_BUILD:-}" = 1 ] || cargo build --quiet --release -p blueprint
+[ "${SKIP_BUILD:-}" = 1 ] || cargo build --quiet --release -p blueprint-shortener --example paced_load
+OPEN_LOAD="$CARGO_TARGET_DIR/release/examples/paced_load"
 
 # Both servers at SERVER_PRIORITY (bench/common.sh).
 CORES="$(nproc)"
@@ -101,11 +107,8 @@ request = function()
   return wrk.format("GET", paths[i])
 end
 EOF
-PACED_CONNECTIONS="${PACED_CONNECTIONS:-112}"
-PACE_MS="${PACE_MS:-1}"
-# wrk's delay() holds a connection that many milliseconds before its next request.
-sed 's/^request = function/delay = function() return '"$PACE_MS"' end\nrequest = function/' \
-    "$DATA/redirects.lua" > "$DATA/redirects-paced.lua"
+OPEN_RATE="${OPEN_RATE:-50000}"
+OPEN_CONNECTIONS="${OPEN_CONNECTIONS:-64}"
 cat > "$DATA/shorten.lua" <<'EOF'
 local n = 0
 local id = tostring(math.random(1, 1e9))
@@ -236,17 +239,37 @@ cpu_split() {
 }
 cpu_split
 printf 'redirects ours / nginx: %.2fx (medians of %s rounds)\n' "$(echo "$OURS_RPS / $NGINX_RPS" | bc -l)" "$ROUNDS"
-if [ "$PACED_CONNECTIONS" -gt 0 ]; then
-    echo "paced: wrk -t1 -c$PACED_CONNECTIONS, each connection waits ${PACE_MS} ms after every answer, $ROUNDS alternating rounds"
-    : > "$DATA/ours-paced.txt"
-    : > "$DATA/nginx-paced.txt"
+# Steal ticks of every cpu (the 8th field of /proc/stat's `cpu` line) and all ticks.
+ticks() { awk '$1 == "cpu" {t = 0; for (i = 2; i <= 9; i++) t += $i; print $9, t}' /proc/stat; }
+# One open-loop run: port -> "answered p50 p99 p999 steal%" (µs), checked for errors.
+open_run() {
+    local before after out
+    before="$(ticks)"
+    out="$(taskset -c "$CLIENT_CPU" "$OPEN_LOAD" "127.0.0.1:$1" "$DATA/paths.txt" "$OPEN_RATE"         "$SECONDS_PER_RUN" "$OPEN_CONNECTIONS")"
+    after="$(ticks)"
+    echo "$out" | grep -q ' errors 0 ' || { echo "error: port $1: $out" >&2; exit 1; }
+    echo "$out $before $after" | awk '{for (i = 1; i < 24; i += 2) v[$i] = $(i + 1);
+        printf "%s %s %s %s %.2f\n", v["answered"], v["p50"], v["p99"], v["p999"],
+            100 * ($(NF - 1) - $(NF - 3)) / ($NF - $(NF - 2) + 0.001)}'
+}
+if [ "$OPEN_RATE" -gt 0 ]; then
+    echo "open loop: $OPEN_RATE redirects/s due on $OPEN_CONNECTIONS connections, each timed from when it was due, $ROUNDS alternating rounds"
+    : > "$DATA/ours-open.txt"
+    : > "$DATA/nginx-open.txt"
     for round in $(seq "$ROUNDS"); do
-        round_pair "paced round $round" "$DATA/redirects-paced.lua" "$PACED_CONNECTIONS" -paced
+        ours="$(open_run "$PORT")"
+        theirs="$(open_run "$NGINX_PORT")"
+        echo "$ours" >> "$DATA/ours-open.txt"
+        echo "$theirs" >> "$DATA/nginx-open.txt"
+        # shellcheck disable=SC2086 # word splitting of the fields is the point
+        printf 'open round %s: ours %s/s (p50 %s us, p99 %s us, p99.9 %s us; steal %s%%); nginx %s/s (p50 %s us, p99 %s us, p99.9 %s us; steal %s%%)\n' \
+            "$round" $ours $theirs
     done
     for side in ours nginx; do
-        printf '%-10s %10.0f req/s   p99 %s ms (medians of %s paced rounds)\n' "$side-paced" \
-            "$(cut -d' ' -f1 "$DATA/$side-paced.txt" | median)" \
-            "$(cut -d' ' -f3 "$DATA/$side-paced.txt" | to_ms | median)" "$ROUNDS"
+        printf '%-10s %10.0f req/s   p99 %.2f ms   p99.9 %.2f ms (medians of %s open-loop rounds)\n' "$side-open" \
+            "$(cut -d' ' -f1 "$DATA/$side-open.txt" | median)" \
+            "$(cut -d' ' -f3 "$DATA/$side-open.txt" | median | awk '{print $1 / 1000}')" \
+            "$(cut -d' ' -f4 "$DATA/$side-open.txt" | median | awk '{print $1 / 1000}')" "$ROUNDS"
     done
 fi
 read -r SHORTEN_RPS SHORTEN_P50 SHORTEN_P99 <<< "$(measure "$PORT" "$DATA/shorten.lua")"
