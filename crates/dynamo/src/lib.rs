@@ -71,35 +71,40 @@
 //! `bench/dynamo-redis.sh 60000 16 48 3` (redis-benchmark `-t set,get -P 16 -r 1000000`,
 //! 48 clients as three processes of 16, one per node, against three `dynamo-node`
 //! processes on loopback, N=3 W=2 R=2, LSM with `every_sec`, vs `redis-server
-//! --appendfsync everysec` driven the same way; release build, shared 2-core VM,
-//! 2026-12-03 18:25–18:48 UTC, load ≈ 2; three runs of the same build, Redis itself varied
-//! 381 k–876 k GETs/s between rounds):
+//! --appendfsync everysec` driven the same way; release build of d4c170c, shared 2-core
+//! VM, 2026-12-04 02:31–02:35 UTC, load ≈ 2; three runs of the same build, Redis itself
+//! varied 678 k–1 218 k GETs/s and 266 k–667 k SETs/s between rounds):
 //!
 //! | run | test | ours (3 rounds), requests/s | ours / Redis, median (range) | p99 ours / Redis, median |
 //! |-----|------|-----------------------------|------------------------------|--------------------------|
-//! | 1   | GET  | 166 384, 169 919, 143 333   | 0.22× (0.19–0.26)            | 13.3 ms / 4.6 ms         |
-//! | 1   | SET  | 87 224, 85 162, 70 574      | 0.31× (0.20–0.31)            | 22.0 ms / 7.7 ms         |
-//! | 2   | GET  | 130 280, 116 757, 93 868    | 0.26× (0.19–0.31)            | 18.6 ms / 6.1 ms         |
-//! | 2   | SET  | 75 372, 70 141, 48 043      | 0.30× (0.23–0.32)            | 25.6 ms / 7.1 ms         |
-//! | 3   | GET  | 191 742, 153 114, 191 903   | 0.22× (0.21–0.41)            | 12.6 ms / 5.5 ms         |
-//! | 3   | SET  | 100 710, 84 311, 80 839     | 0.28× (0.22–0.36)            | 19.7 ms / 6.6 ms         |
+//! | 1   | GET  | 366 690, 277 266, 263 352   | 0.32× (0.28–0.42)            | 8.3 ms / 2.8 ms          |
+//! | 1   | SET  | 137 234, 140 405, 109 272   | 0.25× (0.23–0.32)            | 21.6 ms / 4.2 ms         |
+//! | 2   | GET  | 315 946, 270 861, 280 735   | 0.26× (0.25–0.33)            | 9.9 ms / 5.0 ms          |
+//! | 2   | SET  | 168 946, 139 183, 137 105   | 0.26× (0.25–0.28)            | 14.7 ms / 4.3 ms         |
+//! | 3   | GET  | 263 807, 196 481, 182 597   | 0.27× (0.23–0.34)            | 11.0 ms / 5.1 ms         |
+//! | 3   | SET  | 148 416, 118 986, 98 093    | 0.30× (0.27–0.37)            | 17.4 ms / 6.2 ms         |
 //!
-//! Before this round of work the same command gave GET 0.14×, SET 0.19× (p99 37 / 49 ms).
-//! Throughput: SET meets the 0.25× goal in every run, GET in one of three (its ratio
-//! follows Redis's own swings; ours was 117 k–192 k in most rounds). p99 ≤ 10 ms is not met: 768 requests are
-//! always in flight, so a 10 ms p99 needs roughly 100 k+ requests/s for SETs, about twice
-//! what two cores give three nodes today. What changed, from profiles (perf, dwarf call
-//! graphs): a current-thread runtime per node (~20 % more of both); a GET asks R replicas
-//! (local first) instead of all N, and spawns read repair only when answers disagree or are
-//! still due; reads and writes of keys never stored skip the engine's lookup (a filter of
-//! data keys, see `lives`); pipelines join their commands in the connection task; replica
-//! calls are answered without a task each; anti-entropy scans run on the blocking pool.
-//! What a SET still costs: the engine's get and put on each of three replicas are ~40 %
-//! of a node's CPU (memtable searches alone 10–19 %), socket writes ~15 %, allocation
-//! ~10 %; the cost per request grows as the memtable does and while it is flushed.
-//! redis-benchmark's keys are 16 bytes, 17 with the `d` namespace byte, one past the
-//! memtable's 16-byte inline head: keys that differ only in the last digit tie on the
-//! head and are compared with `memcmp` (3–4 % of a node's CPU in the profile).
+//! Throughput meets the 0.25× goal in every run for both; GET's p99 is within 10 ms in two
+//! runs of three, SET's in none (11.95 ms its best round). The machine was faster than on
+//! 2026-12-03 (d6f1252 then: GET 0.22×/0.26×/0.22×, p99 12.6–18.6 ms; SET
+//! 0.31×/0.30×/0.28×, p99 19.7–25.6 ms, with Redis at 381 k–876 k GETs/s), so compare
+//! builds by the alternating A/B runs of the commits: transparent huge pages off
+//! (`dynamo-node` re-executes itself with `MIMALLOC_ALLOW_THP=0`; page faults zeroing 2 MiB
+//! were 7 % of a node's CPU) took SET's per-round p99 median from 21.1 to 14.6 ms (nine
+//! rounds each); the runtime looking at its sockets every 8 tasks instead of 61, 14.6 to
+//! 12.4 ms (21 rounds each, a small effect). Tried and not kept (no difference beyond the
+//! noise): a yield in the per-peer batcher before it takes its batch, batches of 64
+//! instead of 256, no read-repair share (`read_repair_chance` 0), mimalloc never purging.
+//!
+//! Why p99 is still above 10 ms: 768 requests are always in flight, so the mean latency is
+//! 768 / throughput (5.5 ms at 140 k SETs/s) and p99 runs 2–4× the mean; the nodes are
+//! CPU-bound (2–11 % idle in `vmstat` during a run, each node's runtime thread waiting for
+//! a core about as long as it runs, from `/proc/<pid>/task/*/schedstat`). What a node's CPU
+//! goes to (perf, dwarf call graphs, d4c170c): the engine's memtable insert, get and key
+//! comparisons 18 % self (`Db::write` 18 % inclusive, `Db::get` 9 %), system calls 13 %
+//! (socket writes), allocation ~12 %, memmove 7 %. redis-benchmark's keys are 16 bytes,
+//! 17 with the `d` namespace byte, one past the memtable's 16-byte inline head: keys that
+//! differ only in the last digit tie on the head and are compared with `memcmp` (4 %).
 //!
 //! # Example
 //!
