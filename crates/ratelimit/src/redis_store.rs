@@ -5,7 +5,9 @@
 //! and the call retried). The script reads, decides and writes inside Redis's single
 //! thread, so concurrent app servers cannot race between read and write, and it writes
 //! nothing unless every enforced limit admits. Time is Redis's `TIME`, shared by every
-//! server.
+//! server. A lone decision whose limits are all fixed windows (Lyft's algorithm, the
+//! common case) goes to `redis_fixed_window.lua` instead: the same state and answers
+//! without the general script's batch set-up, about a third of its cost in Redis.
 //!
 //! **Natural batching.** Each store has one dispatcher task. While an `EVALSHA` is in
 //! flight, the decisions that arrive wait in its queue; when the reply comes, all of
@@ -39,12 +41,19 @@ use crate::core::{AlgorithmKind, AnyLimiter, Decision, Nanos};
 /// The script, embedded.
 pub const SCRIPT: &str = include_str!("redis_script.lua");
 
+/// The script for one decision whose limits are all fixed windows (the same state and
+/// answers as [`SCRIPT`], a third of its cost in Redis for such a decision).
+pub const FIXED_WINDOW_SCRIPT: &str = include_str!("redis_fixed_window.lua");
+
 /// Default bound on one decision's round trip: beyond it the fail policy applies.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(200);
 
 /// How long to wait after a failed connection attempt before trying again, so a down
 /// Redis costs one fast failure per request instead of one connect per request.
 pub const RECONNECT_BACKOFF: Duration = Duration::from_millis(500);
+
+/// The script's number for a fixed window.
+const FIXED_WINDOW_CODE: u8 = 3;
 
 /// Most decisions in one `EVALSHA`: bounds the script's run (Redis serves nothing else
 /// meanwhile) and the reply's size.
@@ -175,6 +184,7 @@ struct Shared {
     prefix: String,
     timeout: Duration,
     script: redis::Script,
+    fixed_window: redis::Script,
     connection: ArcSwapOption<ConnectionManager>,
     connecting: tokio::sync::Mutex<Option<std::time::Instant>>,
 }
@@ -207,6 +217,7 @@ impl RedisStore {
             prefix: prefix.to_owned(),
             timeout,
             script: redis::Script::new(SCRIPT),
+            fixed_window: redis::Script::new(FIXED_WINDOW_SCRIPT),
             connection: ArcSwapOption::empty(),
             connecting: tokio::sync::Mutex::new(None),
         };
@@ -399,6 +410,35 @@ impl Shared {
             return Ok(requests.iter().map(|_| Vec::new()).collect());
         }
         let mut conn = self.connection().await?;
+        let (call, source) = match requests {
+            [one] if one.limits.iter().all(|l| l.code == FIXED_WINDOW_CODE) => {
+                (self.fixed_window_call(one), FIXED_WINDOW_SCRIPT)
+            }
+            _ => (self.batch_call(requests, total), SCRIPT),
+        };
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.decisions.fetch_add(requests.len() as u64, Ordering::Relaxed);
+        metrics::counter!("ratelimit_redis_batches_total").increment(1);
+        let reply: Vec<i64> =
+            match tokio::time::timeout(self.timeout, run(&mut conn, &call, source)).await {
+                Ok(Ok(v)) => v,
+                Ok(Err(source)) => return Err(RedisStoreError::Redis { source }),
+                Err(_) => {
+                    return Err(RedisStoreError::Timeout { timeout_ms: self.timeout.as_millis() });
+                }
+            };
+        if reply.len() != total * 5 {
+            return Err(RedisStoreError::Reply { got: reply.len(), limits: total });
+        }
+        let mut values = reply.chunks_exact(5);
+        Ok(requests
+            .iter()
+            .map(|r| r.limits.iter().zip(values.by_ref()).map(|(l, v)| decision(l, v)).collect())
+            .collect())
+    }
+
+    /// The general script's `EVALSHA` for `requests` (`total` limits in all).
+    fn batch_call(&self, requests: &[&BatchRequest], total: usize) -> redis::Cmd {
         // Distinct (algorithm, size, period, shadow) go once; each limit names its own
         // by number, so the script parses 2 values per limit instead of 5.
         let mut specs: Vec<(u8, u64, u64, bool)> = Vec::new();
@@ -424,48 +464,40 @@ impl Shared {
                 call.arg(spec_of.next().unwrap_or(1)).arg(&l.key);
             }
         }
-        self.batches.fetch_add(1, Ordering::Relaxed);
-        self.decisions.fetch_add(requests.len() as u64, Ordering::Relaxed);
-        metrics::counter!("ratelimit_redis_batches_total").increment(1);
-        let reply: Vec<i64> =
-            match tokio::time::timeout(self.timeout, self.run(&mut conn, &call)).await {
-                Ok(Ok(v)) => v,
-                Ok(Err(source)) => return Err(RedisStoreError::Redis { source }),
-                Err(_) => {
-                    return Err(RedisStoreError::Timeout { timeout_ms: self.timeout.as_millis() });
-                }
-            };
-        if reply.len() != total * 5 {
-            return Err(RedisStoreError::Reply { got: reply.len(), limits: total });
-        }
-        let mut values = reply.chunks_exact(5);
-        Ok(requests
-            .iter()
-            .map(|r| r.limits.iter().zip(values.by_ref()).map(|(l, v)| decision(l, v)).collect())
-            .collect())
+        call
     }
 
-    /// Runs `call` (an `EVALSHA`); on `NOSCRIPT` loads the script and runs it again, up
-    /// to [`NOSCRIPT_RETRIES`] times (another client may flush between load and call).
-    async fn run(
-        &self,
-        conn: &mut ConnectionManager,
-        call: &redis::Cmd,
-    ) -> redis::RedisResult<Vec<i64>> {
-        let mut loads = 0;
-        loop {
-            match call.query_async(conn).await {
-                Err(e)
-                    if loads < NOSCRIPT_RETRIES
-                        && e.kind()
-                            == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
-                {
-                    loads += 1;
-                    let _: String =
-                        redis::cmd("SCRIPT").arg("LOAD").arg(SCRIPT).query_async(conn).await?;
-                }
-                other => return other,
+    /// The fixed-window script's `EVALSHA` for one decision.
+    fn fixed_window_call(&self, request: &BatchRequest) -> redis::Cmd {
+        let mut call = redis::cmd("EVALSHA");
+        call.arg(self.fixed_window.get_hash()).arg(0).arg(&self.prefix).arg(request.hits);
+        for l in &request.limits {
+            call.arg(l.period_us).arg(l.size).arg(u8::from(l.shadow)).arg(&l.key);
+        }
+        call
+    }
+}
+
+/// Runs `call` (an `EVALSHA` of `source`); on `NOSCRIPT` loads `source` and runs it
+/// again, up to [`NOSCRIPT_RETRIES`] times (another client may flush between load and
+/// call).
+async fn run(
+    conn: &mut ConnectionManager,
+    call: &redis::Cmd,
+    source: &str,
+) -> redis::RedisResult<Vec<i64>> {
+    let mut loads = 0;
+    loop {
+        match call.query_async(conn).await {
+            Err(e)
+                if loads < NOSCRIPT_RETRIES
+                    && e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+            {
+                loads += 1;
+                let _: String =
+                    redis::cmd("SCRIPT").arg("LOAD").arg(source).query_async(conn).await?;
             }
+            other => return other,
         }
     }
 }
@@ -489,7 +521,9 @@ fn script_params(limiter: &AnyLimiter) -> (u8, u64, u64) {
     match limiter {
         AnyLimiter::TokenBucket(b) => (1, crate::core::Algorithm::limit(b), us(b.interval_ns())),
         AnyLimiter::LeakingBucket(b) => (2, crate::core::Algorithm::limit(b), us(b.interval_ns())),
-        AnyLimiter::FixedWindow(w) => (3, crate::core::Algorithm::limit(w), us(w.window_ns())),
+        AnyLimiter::FixedWindow(w) => {
+            (FIXED_WINDOW_CODE, crate::core::Algorithm::limit(w), us(w.window_ns()))
+        }
         AnyLimiter::SlidingWindowLog(w) => (4, crate::core::Algorithm::limit(w), us(w.window_ns())),
         AnyLimiter::SlidingWindowCounter(w) => {
             (5, crate::core::Algorithm::limit(w), us(w.window_ns()))

@@ -243,6 +243,97 @@ mod batching {
         }
     }
 
+    /// The window hashes a store with `prefix` keeps: name (without the prefix and the
+    /// window number) -> sorted (field, count); and whether each has a TTL.
+    async fn window_state(url: &str, prefix: &str) -> Vec<(String, Vec<(String, String)>, bool)> {
+        let client = redis::Client::open(url).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let mut names: Vec<String> =
+            redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut conn).await.unwrap();
+        names.sort();
+        let mut out = Vec::new();
+        for name in names {
+            let mut fields: Vec<(String, String)> =
+                redis::cmd("HGETALL").arg(&name).query_async(&mut conn).await.unwrap();
+            fields.sort();
+            let ttl: i64 = redis::cmd("PTTL").arg(&name).query_async(&mut conn).await.unwrap();
+            let short = name.trim_start_matches(prefix).rsplit_once(':').unwrap().0.to_owned();
+            out.push((short, fields, ttl > 0));
+        }
+        out
+    }
+
+    /// Lone fixed-window decisions take their own script (`redis_fixed_window.lua`);
+    /// batches the general one. Both must answer alike and leave the same counts with
+    /// TTLs: shadow limits, two limits of one decision on one key, hits of 0 and over
+    /// the limit, a denial consuming nothing from the limits that admitted.
+    #[tokio::test]
+    async fn lone_fixed_window_decisions_answer_and_store_as_the_general_script() {
+        let Some(url) = redis_url() else { return };
+        let limiters = [spec(AlgorithmKind::FixedWindow, 4), spec(AlgorithmKind::FixedWindow, 2)];
+        let keys = ["a", "b", "c"];
+        let mut work: Vec<(Vec<RedisLimit<'_>>, u64)> = Vec::new();
+        for i in 0..40usize {
+            let mut limits = Vec::new();
+            for j in 0..(1 + i % 3) {
+                limits.push(RedisLimit {
+                    key: keys[(i + j) % keys.len()],
+                    limiter: &limiters[(i + j) % 2],
+                    shadow: (i * 3 + j) % 7 == 0,
+                });
+            }
+            if i % 2 == 1 {
+                limits.reverse();
+            }
+            work.push((limits, [1, 2, 0, 1, 5, 1][i % 6]));
+        }
+        // Two limits of one decision on the same key and limiter.
+        let same = RedisLimit { key: "d", limiter: &limiters[0], shadow: false };
+        work.push((vec![same, same], 1));
+        work.push((vec![same, same], 1));
+
+        let (lone_prefix, batch_prefix) = (unique_prefix("fw-lone"), unique_prefix("fw-batch"));
+        let lone = store(&url, &lone_prefix);
+        let mut expected = Vec::new();
+        for (limits, hits) in &work {
+            expected.push(lone.check(limits, *hits).await.unwrap());
+        }
+        let stats = lone.batch_stats();
+        assert_eq!(stats.batches, stats.decisions, "one by one");
+        let batched = store(&url, &batch_prefix);
+        let requests: Vec<BatchRequest> =
+            work.iter().map(|(limits, hits)| BatchRequest::new(limits, *hits)).collect();
+        let got = batched.check_batch(&requests).await.unwrap();
+        let denied = expected.iter().flatten().filter(|d| !d.allowed).count();
+        assert!(denied > 10, "the workload drives keys over their limits: {denied} denials");
+        for (i, (g, e)) in got.iter().zip(&expected).enumerate() {
+            let g: Vec<_> = g.iter().map(essence).collect();
+            let e: Vec<_> = e.iter().map(essence).collect();
+            assert_eq!(g, e, "decision {i}");
+        }
+        let (lone_state, batch_state) =
+            (window_state(&url, &lone_prefix).await, window_state(&url, &batch_prefix).await);
+        assert_eq!(lone_state, batch_state);
+        assert!(lone_state.iter().all(|(_, _, ttl)| *ttl), "every window hash expires");
+        assert!(
+            lone_state.iter().flat_map(|(_, f, _)| f).any(|(k, v)| k == "d" && v == "2"),
+            "two limits on one key count a decision once: {lone_state:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_flushed_fixed_window_script_is_reloaded() {
+        let Some(url) = redis_url() else { return };
+        let limit = spec(AlgorithmKind::FixedWindow, 10);
+        let s = store(&url, &unique_prefix("fw-noscript"));
+        let limits = [RedisLimit { key: "k", limiter: &limit, shadow: false }];
+        assert_eq!(s.check(&limits, 1).await.unwrap()[0].remaining, 9);
+        let client = redis::Client::open(url.as_str()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let _: () = redis::cmd("SCRIPT").arg("FLUSH").query_async(&mut conn).await.unwrap();
+        assert_eq!(s.check(&limits, 1).await.unwrap()[0].remaining, 8);
+    }
+
     #[tokio::test]
     async fn a_batch_mixing_keys_over_and_under_their_limits_denies_only_the_full_ones() {
         let Some(url) = redis_url() else { return };
