@@ -85,7 +85,11 @@
 //! | 3   | SET  | 148 416, 118 986, 98 093    | 0.30× (0.27–0.37)            | 17.4 ms / 6.2 ms         |
 //!
 //! Throughput meets the 0.25× goal in every run for both; GET's p99 is within 10 ms in two
-//! runs of three, SET's in none (11.95 ms its best round). The machine was faster than on
+//! runs of three, SET's in none (11.95 ms its best round). Not robust for GET: four later
+//! runs of the same script (02:38–02:45 UTC, the binary swapped, d6f1252 and d4c170c
+//! alternating, a slower spell with Redis at 647 k–1 135 k GETs/s) gave d4c170c GET
+//! 0.22×/0.21× (p99 8.5/11.2 ms), SET 0.32×/0.29× (p99 17.8/19.4 ms), and d6f1252 GET
+//! 0.20×/0.28× (p99 10.9/14.1 ms), SET 0.22×/0.25× (p99 20.3/19.7 ms). The machine was faster than on
 //! 2026-12-03 (d6f1252 then: GET 0.22×/0.26×/0.22×, p99 12.6–18.6 ms; SET
 //! 0.31×/0.30×/0.28×, p99 19.7–25.6 ms, with Redis at 381 k–876 k GETs/s), so compare
 //! builds by the alternating A/B runs of the commits: transparent huge pages off
