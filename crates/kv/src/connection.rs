@@ -1,5 +1,10 @@
 //! One client connection: a read buffer that frames are parsed out of, and replies
 //! encoded into one write per batch (so a pipeline of N commands costs one `write`).
+//!
+//! While replies are written, requests keep being read (up to `max_request_bytes`
+//! ahead): a client may write its whole pipeline before it reads a reply (the `redis`
+//! crate's pipelines, `nc`), and a server that only writes would leave both sides
+//! blocked in `write` with full socket buffers, forever.
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -18,6 +23,9 @@ pub struct Connection {
     buffer: BytesMut,
     output: BytesMut,
     limits: ParseLimits,
+    /// The client closed its side while replies were written: what it sent before is
+    /// in `buffer`, and [`Connection::read_more`] reports the end.
+    closed: bool,
 }
 
 impl Connection {
@@ -32,6 +40,7 @@ impl Connection {
             buffer: BytesMut::with_capacity(READ_BUFFER_BYTES),
             output: BytesMut::with_capacity(READ_BUFFER_BYTES),
             limits,
+            closed: false,
         }
     }
 
@@ -48,9 +57,10 @@ impl Connection {
 
     /// Reads more bytes into the buffer; `false` when the peer closed the connection.
     pub async fn read_more(&mut self) -> std::io::Result<bool> {
-        if self.buffer.capacity() - self.buffer.len() < READ_BUFFER_BYTES / 4 {
-            self.buffer.reserve(READ_BUFFER_BYTES);
+        if self.closed {
+            return Ok(false);
         }
+        reserve(&mut self.buffer);
         Ok(self.stream.read_buf(&mut self.buffer).await? > 0)
     }
 
@@ -64,7 +74,31 @@ impl Connection {
         for frame in frames {
             frame.encode_as(&mut self.output, protocol);
         }
-        self.stream.write_all(&self.output).await?;
-        self.stream.flush().await
+        let read_ahead = self.limits.max_request_bytes.max(READ_BUFFER_BYTES);
+        let (mut reader, mut writer) = self.stream.split();
+        let mut written = 0;
+        while written < self.output.len() {
+            let room = !self.closed && self.buffer.len() < read_ahead;
+            if room {
+                reserve(&mut self.buffer);
+            }
+            tokio::select! {
+                wrote = writer.write(&self.output[written..]) => match wrote? {
+                    0 => return Err(std::io::ErrorKind::WriteZero.into()),
+                    n => written += n,
+                },
+                read = reader.read_buf(&mut self.buffer), if room => {
+                    self.closed |= read? == 0;
+                }
+            }
+        }
+        writer.flush().await
+    }
+}
+
+/// Room for another read in `buffer`.
+fn reserve(buffer: &mut BytesMut) {
+    if buffer.capacity() - buffer.len() < READ_BUFFER_BYTES / 4 {
+        buffer.reserve(READ_BUFFER_BYTES);
     }
 }

@@ -376,3 +376,24 @@ async fn the_platform_kv_backend_runs_on_this_server() {
     assert_eq!(store.get(b"t:00").await.unwrap(), None);
     assert_eq!(store.get(b"t:01").await.unwrap(), Some(vec![b'v']));
 }
+
+/// A client that writes its whole pipeline before reading any reply (26 MiB of 64 KiB
+/// `ECHO`s, as a `redis` crate pipeline or `nc` does): the server must keep reading
+/// requests while its replies wait for the client to read, or both sides block in
+/// `write` with full socket buffers, forever.
+#[tokio::test]
+async fn a_client_that_reads_only_after_writing_its_whole_pipeline_is_answered() {
+    const COMMANDS: usize = 400;
+    let server = start().await;
+    let payload = "x".repeat(64 * 1024);
+    let one = format!("*2\r\n$4\r\nECHO\r\n${}\r\n{payload}\r\n", payload.len());
+    let wire = one.repeat(COMMANDS);
+    let mut raw = tokio::net::TcpStream::connect(server.address).await.unwrap();
+    let stall = std::time::Duration::from_secs(20);
+    let written = tokio::time::timeout(stall, raw.write_all(wire.as_bytes())).await;
+    assert!(written.is_ok(), "stalled writing the pipeline: the server stopped reading");
+    let reply = format!("${}\r\n{payload}\r\n", payload.len());
+    let mut got = vec![0u8; reply.len() * COMMANDS];
+    tokio::time::timeout(stall, raw.read_exact(&mut got)).await.unwrap().unwrap();
+    assert!(got.chunks(reply.len()).all(|r| r == reply.as_bytes()), "400 echoes in order");
+}
