@@ -245,10 +245,12 @@ ticks() { awk '$1 == "cpu" {t = 0; for (i = 2; i <= 9; i++) t += $i; print $9, t
 open_run() {
     local before after out
     before="$(ticks)"
-    out="$(taskset -c "$CLIENT_CPU" "$OPEN_LOAD" "127.0.0.1:$1" "$DATA/paths.txt" "$OPEN_RATE"         "$SECONDS_PER_RUN" "$OPEN_CONNECTIONS")"
+    out="$(taskset -c "$CLIENT_CPU" "$OPEN_LOAD" "127.0.0.1:$1" "$DATA/paths.txt" "$OPEN_RATE" \
+        "$SECONDS_PER_RUN" "$OPEN_CONNECTIONS")"
     after="$(ticks)"
     echo "$out" | grep -q ' errors 0 ' || { echo "error: port $1: $out" >&2; exit 1; }
-    echo "$out $before $after" | awk '{for (i = 1; i < 24; i += 2) v[$i] = $(i + 1);
+    # The client's "name value" pairs, then steal and total ticks before and after.
+    echo "$out $before $after" | awk '{for (i = 1; i < NF - 4; i += 2) v[$i] = $(i + 1);
         printf "%s %s %s %s %.2f\n", v["answered"], v["p50"], v["p99"], v["p999"],
             100 * ($(NF - 1) - $(NF - 3)) / ($NF - $(NF - 2) + 0.001)}'
 }
