@@ -13,7 +13,8 @@
 #     after it restarts, while the hints kept for it are replayed (clients on all three).
 # Usage: bench/dynamo-redis.sh [requests per round] [pipeline] [clients] [rounds]
 # KEYSPACE (default 1000000) spreads keys with `-r`; ANTI_ENTROPY_MS (default 30000) is
-# the nodes' anti-entropy interval.
+# the nodes' anti-entropy interval. DYNAMO_NODE_BIN, when set, is the node binary to run
+# instead of building one (for A/B runs of two builds: copy the old binary aside).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/common.sh
@@ -25,8 +26,12 @@ ROUNDS="${4:-3}"
 KEYSPACE="${KEYSPACE:-1000000}"
 ANTI_ENTROPY_MS="${ANTI_ENTROPY_MS:-30000}"
 NODES=3
-cargo build --quiet --release -p blueprint-dynamo --bin dynamo-node
-BIN="$CARGO_TARGET_DIR/release/dynamo-node"
+BIN="${DYNAMO_NODE_BIN:-}"
+if [ -z "$BIN" ]; then
+    cargo build --quiet --release -p blueprint-dynamo --bin dynamo-node
+    BIN="$CARGO_TARGET_DIR/release/dynamo-node"
+fi
+echo "node binary: $BIN ($(sha256sum "$BIN" | cut -c1-12))"
 WORK="$(mktemp -d)"
 declare -a PID RPC RESP HTTP
 REDIS_PID=""
