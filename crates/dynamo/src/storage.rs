@@ -27,6 +27,10 @@ pub trait Storage: Send + Sync + 'static {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError>;
     /// Sets `key`.
     fn put(&self, key: &[u8], value: &[u8]) -> Result<(), StorageError>;
+    /// Sets every `(key, value)` of `entries` (distinct keys) as one write: what a
+    /// replica does with a batch of puts, so the engine takes its writer lock and appends
+    /// to its log once per batch instead of once per key.
+    fn put_all(&self, entries: &[(Vec<u8>, Vec<u8>)]) -> Result<(), StorageError>;
     /// Removes `key`.
     fn delete(&self, key: &[u8]) -> Result<(), StorageError>;
     /// Up to `limit` entries whose key starts with `prefix` and is greater than `after`
@@ -78,6 +82,14 @@ impl Storage for MemStorage {
 
     fn put(&self, key: &[u8], value: &[u8]) -> Result<(), StorageError> {
         self.map.lock().insert(key.to_vec(), value.to_vec());
+        Ok(())
+    }
+
+    fn put_all(&self, entries: &[(Vec<u8>, Vec<u8>)]) -> Result<(), StorageError> {
+        let mut map = self.map.lock();
+        for (key, value) in entries {
+            map.insert(key.clone(), value.clone());
+        }
         Ok(())
     }
 
@@ -148,6 +160,14 @@ impl Storage for LsmStorage {
         self.db.put(key, value).map_err(storage_error)
     }
 
+    fn put_all(&self, entries: &[(Vec<u8>, Vec<u8>)]) -> Result<(), StorageError> {
+        let mut batch = blueprint_lsm::WriteBatch::new();
+        for (key, value) in entries {
+            batch.put(key, value);
+        }
+        self.db.write(batch).map_err(storage_error)
+    }
+
     fn delete(&self, key: &[u8]) -> Result<(), StorageError> {
         self.db.delete(key).map_err(storage_error)
     }
@@ -195,6 +215,11 @@ mod tests {
         assert_eq!(page, vec![(b"dc".to_vec(), b"3".to_vec())]);
         assert_eq!(storage.scan(b"d", None, 1).expect("scan").len(), 1);
         assert_eq!(storage.get(b"h1").expect("get"), Some(b"x".to_vec()));
+        let entries = vec![(b"db".to_vec(), b"4".to_vec()), (b"dd".to_vec(), b"5".to_vec())];
+        storage.put_all(&entries).expect("put_all");
+        let all = storage.scan(b"d", None, 10).expect("scan");
+        let values: Vec<&[u8]> = all.iter().map(|(_, v)| v.as_slice()).collect();
+        assert_eq!(values, vec![&b"1"[..], b"4", b"3", b"5"]);
     }
 
     #[test]
