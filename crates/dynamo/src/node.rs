@@ -1491,13 +1491,15 @@ impl Inner {
     fn find_strays(&self) -> Result<Vec<(Bytes, Object, Vec<String>)>, DynamoError> {
         let ring = self.ring();
         let n = self.config.n;
+        let spread = placement::spread_for(&ring);
         let mut strays: Vec<(Bytes, Object, Vec<String>)> = Vec::new();
         let mut hint_lookup_failed = None;
         self.for_each_local(|key, _, object| {
-            let primaries = placement::preference_list(&ring, key, n);
-            if primaries.contains(&self.me) {
+            // Nearly every key is this node's own: known without allocating its list.
+            if placement::both_primaries(&ring, key, n, spread, &self.me, &self.me) {
                 return;
             }
+            let primaries = placement::preference_list(&ring, key, n);
             let hinted = primaries.iter().any(|p| match self.storage.get(&hint_key(p, key)) {
                 Ok(found) => found.is_some(),
                 Err(error) => {
@@ -1611,20 +1613,28 @@ impl Inner {
         peer: &str,
         buckets: Option<&[usize]>,
     ) -> Result<Vec<(Bytes, u64, Object)>, DynamoError> {
-        let ring = self.ring();
-        let n = self.config.n;
         let mut out = Vec::new();
-        self.for_each_local(|key, _, object| {
-            let hash = ring.hash_key(key);
-            if buckets.is_some_and(|wanted| !wanted.contains(&bucket_of(hash))) {
-                return;
-            }
-            let primaries = placement::preference_list(&ring, key, n);
-            if primaries.iter().any(|p| p == peer) && primaries.contains(&self.me) {
+        self.for_each_shared(peer, |key, hash, object| {
+            if buckets.is_none_or(|wanted| wanted.contains(&bucket_of(hash))) {
                 out.push((Bytes::copy_from_slice(key), hash, object.clone()));
             }
         })?;
         Ok(out)
+    }
+
+    /// Visits every local key (with its ring hash and object) that `peer` replicates too.
+    fn for_each_shared(
+        &self,
+        peer: &str,
+        mut visit: impl FnMut(&[u8], u64, &Object),
+    ) -> Result<(), DynamoError> {
+        let ring = self.ring();
+        let spread = placement::spread_for(&ring);
+        self.for_each_local(|key, _, object| {
+            if placement::both_primaries(&ring, key, self.config.n, spread, peer, &self.me) {
+                visit(key, ring.hash_key(key), object);
+            }
+        })
     }
 
     /// Runs `work` (a scan of every local key) on the blocking pool: O(keys) of decoding
@@ -1640,9 +1650,14 @@ impl Inner {
             .map_err(|error| DynamoError::Io { message: format!("local scan failed: {error}") })?
     }
 
+    /// The Merkle tree over the keys shared with `peer`, from (hash, digest) pairs: no
+    /// copy of any key or object (copying them, and allocating each key's preference
+    /// list, was half of a round's CPU, and a round was a quarter of a node's CPU in
+    /// bench/dynamo-redis.sh with a million keys, perf).
     fn shared_tree(&self, peer: &str) -> Result<MerkleTree, DynamoError> {
-        let items = self.shared_items(peer, None)?;
-        Ok(MerkleTree::build(items.iter().map(|(_, hash, object)| (*hash, object.digest()))))
+        let mut items = Vec::new();
+        self.for_each_shared(peer, |_, hash, object| items.push((hash, object.digest())))?;
+        Ok(MerkleTree::build(items))
     }
 
     fn shared_buckets(

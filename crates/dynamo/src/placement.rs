@@ -116,6 +116,15 @@ pub fn plan(
     Plan { primaries, targets }
 }
 
+/// True when `a` and `b` are both among the `n` primaries of `key` ([`preference_list`]
+/// with `spread` = [`spread_for`]`(ring)`, passed in because the caller asks it of every
+/// local key), without allocating the list: an anti-entropy round asks it of every key.
+pub fn both_primaries(ring: &Ring, key: &[u8], n: usize, spread: Spread, a: &str, b: &str) -> bool {
+    let replicas = ring.replicas_spread(key, n, spread);
+    let holds = |id: &str| replicas.as_slice().iter().any(|node| node.id().as_str() == id);
+    holds(a) && holds(b)
+}
+
 /// True when `node` is one of the first `n` primaries of `key`.
 pub fn is_primary(ring: &Ring, key: &[u8], n: usize, node: &str) -> bool {
     preference_list(ring, key, n).iter().any(|id| id == node)
@@ -211,6 +220,16 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn both_primaries_agrees_with_the_preference_list(key in any::<u32>(), a in 0usize..5, b in 0usize..5) {
+            let ring = build_ring(&members(5), 64).expect("ring");
+            let key = key.to_le_bytes();
+            let list = preference_list(&ring, &key, 3);
+            let (a, b) = (format!("n{a}"), format!("n{b}"));
+            let expected = list.contains(&a) && list.contains(&b);
+            prop_assert_eq!(both_primaries(&ring, &key, 3, spread_for(&ring), &a, &b), expected);
+        }
+
         #[test]
         fn sloppy_targets_are_distinct_healthy_and_at_most_n(down_mask in 0u8..32, key in any::<u32>()) {
             let ring = build_ring(&members(5), 32).expect("ring");
