@@ -8,7 +8,7 @@
 //! the loser's `INSERT ... ON CONFLICT DO NOTHING` inserts nothing and it reads the
 //! winner's row.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -37,8 +37,22 @@ pub const STATS_AGENTS_MAX: i64 = 20;
 /// Rows per `INSERT` statement of a bulk load (5 parameters each: well under SQLite's
 /// 32766 and PostgreSQL's 65535 bound parameters).
 pub const BULK_ROWS_PER_STATEMENT: usize = 1_000;
-/// Rows per multi-row statement of a click batch (3 parameters each).
+/// Rows per multi-row statement of a click batch (14 parameters each).
 pub const CLICK_ROWS_PER_STATEMENT: usize = 1_000;
+/// The per-family counts of `shortener_clicks_daily`, in the order of
+/// [`crate::core::AGENT_FAMILIES`] (`agent_` and the family's name).
+pub const AGENT_COLUMNS: [&str; crate::core::AGENT_FAMILIES.len()] = [
+    "agent_curl",
+    "agent_wget",
+    "agent_bot",
+    "agent_edge",
+    "agent_opera",
+    "agent_firefox",
+    "agent_chrome",
+    "agent_safari",
+    "agent_other",
+    "agent_unknown",
+];
 /// Codes per page when reading every code (to fill the Bloom filter at start).
 pub const CODES_PAGE_LEN: i64 = 100_000;
 /// Most API keys one user may hold (listing them is one unpaged answer).
@@ -116,12 +130,28 @@ pub enum Inserted {
 pub struct ClickBatch {
     /// Per code.
     pub links: HashMap<Box<str>, LinkClicks>,
-    /// The rows this batch writes (each link's days, referrer hosts and agent families).
+    /// The rows this batch writes (each link's days and referrer hosts).
     pub rows: usize,
 }
 
-/// One link's clicks in a [`ClickBatch`]: the rows it adds to per-day, referrer and
-/// user-agent counts. Compact (one map entry per link, no string per click): under
+/// One row of `shortener_clicks_daily`: a link's clicks on a day, with those of them
+/// without a referrer and per user-agent family.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DayRow<'a> {
+    /// The link.
+    pub code: &'a str,
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    /// Its clicks.
+    pub clicks: i64,
+    /// Of those, without a `Referer`.
+    pub direct: i64,
+    /// Per user-agent family, indexed as [`crate::core::AGENT_FAMILIES`].
+    pub agents: [i64; crate::core::AGENT_FAMILIES.len()],
+}
+
+/// One link's clicks in a [`ClickBatch`]: the rows it adds to per-day and referrer counts
+/// (the per-day row carries those without a referrer and the per-family counts). Compact (one map entry per link, no string per click): under
 /// long-tailed traffic most links in a batch were clicked once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LinkClicks {
@@ -135,10 +165,50 @@ pub struct LinkClicks {
     pub agents: [u32; crate::core::AGENT_FAMILIES.len()],
 }
 
+impl LinkClicks {
+    /// The rows this link's clicks write: its days and referrer hosts.
+    pub fn rows(&self) -> usize {
+        self.days.len() + self.referrers.len()
+    }
+
+    /// Its clicks.
+    pub fn clicks(&self) -> i64 {
+        self.days.iter().map(|&(_, clicks)| clicks).sum()
+    }
+}
+
 impl ClickBatch {
     /// No clicks.
     pub fn is_empty(&self) -> bool {
         self.links.is_empty()
+    }
+
+    /// Its clicks.
+    pub fn clicks(&self) -> i64 {
+        self.links.values().map(LinkClicks::clicks).sum()
+    }
+
+    /// This batch as consecutive parts in code order, each of at most `max_rows` rows
+    /// (a link's rows stay in one part; a link with more rows than that is a part of its
+    /// own): written one after the other, each part walks its B-tree pages in order and
+    /// is a short write.
+    pub fn into_parts(self, max_rows: usize) -> Vec<ClickBatch> {
+        let mut links: Vec<(Box<str>, LinkClicks)> = self.links.into_iter().collect();
+        links.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+        let mut parts = Vec::new();
+        let mut part = ClickBatch::default();
+        for (code, link) in links {
+            let rows = link.rows();
+            if part.rows > 0 && part.rows + rows > max_rows {
+                parts.push(std::mem::take(&mut part));
+            }
+            part.rows += rows;
+            part.links.insert(code, link);
+        }
+        if !part.is_empty() {
+            parts.push(part);
+        }
+        parts
     }
 
     /// Count one click of `code` on `day` (days since 1970) from referrer `host` (`None`:
@@ -156,10 +226,7 @@ impl ClickBatch {
             }
         }
         match host {
-            None => {
-                self.rows += usize::from(link.direct == 0);
-                link.direct += 1;
-            }
+            None => link.direct += 1,
             Some(host) => match link.referrers.get_mut(host) {
                 Some(clicks) => *clicks += 1,
                 None => {
@@ -168,45 +235,37 @@ impl ClickBatch {
                 }
             },
         }
-        let slot = &mut link.agents[agent.min(crate::core::AGENT_FAMILIES.len() - 1)];
-        self.rows += usize::from(*slot == 0);
-        *slot += 1;
+        link.agents[agent.min(crate::core::AGENT_FAMILIES.len() - 1)] += 1;
     }
 
-    /// `(code, YYYY-MM-DD, clicks)` rows.
-    pub fn daily_rows(&self) -> Vec<(&str, String, i64)> {
-        self.links
-            .iter()
-            .flat_map(|(code, link)| {
-                link.days.iter().map(|&(day, clicks)| (&**code, crate::core::day_name(day), clicks))
-            })
-            .collect()
-    }
-
-    /// `(code, referrer host, clicks)` rows.
-    pub fn referrer_rows(&self) -> Vec<(&str, String, i64)> {
-        let mut rows = Vec::new();
+    /// The per-day rows, in code order. A link's clicks without a referrer and its
+    /// per-family counts go to its first day's row: a batch spans seconds, rarely two
+    /// days, and stats report those counts over all days.
+    pub fn daily_rows(&self) -> Vec<DayRow<'_>> {
+        let mut rows = Vec::with_capacity(self.links.len());
         for (code, link) in &self.links {
-            if link.direct > 0 {
-                rows.push((&**code, "direct".to_owned(), link.direct));
+            for (n, &(day, clicks)) in link.days.iter().enumerate() {
+                let first = n == 0;
+                rows.push(DayRow {
+                    code,
+                    day: crate::core::day_name(day),
+                    clicks,
+                    direct: if first { link.direct } else { 0 },
+                    agents: if first { link.agents.map(i64::from) } else { Default::default() },
+                });
             }
-            rows.extend(
-                link.referrers.iter().map(|(host, &clicks)| (&**code, host.to_string(), clicks)),
-            );
         }
+        rows.sort_unstable();
         rows
     }
 
-    /// `(code, user-agent family, clicks)` rows.
-    pub fn agent_rows(&self) -> Vec<(&str, String, i64)> {
+    /// `(code, referrer host, clicks)` rows of the clicks with a referrer, in order.
+    pub fn referrer_rows(&self) -> Vec<(&str, &str, i64)> {
         let mut rows = Vec::new();
         for (code, link) in &self.links {
-            for (family, &clicks) in crate::core::AGENT_FAMILIES.iter().zip(&link.agents) {
-                if clicks > 0 {
-                    rows.push((&**code, (*family).to_owned(), i64::from(clicks)));
-                }
-            }
+            rows.extend(link.referrers.iter().map(|(host, &clicks)| (&**code, &**host, clicks)));
         }
+        rows.sort_unstable();
         rows
     }
 }
@@ -566,38 +625,36 @@ impl SqlStore {
 
     async fn write_clicks(&self, batch: &ClickBatch) -> Result<(), StoreError> {
         // Multi-row statements: one round trip per CLICK_ROWS_PER_STATEMENT rows, not per
-        // row (per-row statements cost more than the redirects they count). Clicks of
-        // links deleted meanwhile are dropped: one probe of the links table per link, in
-        // the same transaction as the writes (a probe per written row was half the
-        // write's B-tree seeks: a link clicked once writes three rows).
-        const EXISTING: &str = "SELECT code FROM shortener_links WHERE code IN (";
-        let upsert = |table: &str, key: &str| {
-            (
-                format!("INSERT INTO {table} (code, {key}, clicks) VALUES "),
-                format!(
-                    " ON CONFLICT (code, {key}) DO UPDATE SET clicks = {table}.clicks + excluded.clicks"
-                ),
-            )
-        };
-        // In key order: the batch is a hash map, and rows in its order send every upsert
-        // and every probe of the links table to a random page of a B-tree far larger than
-        // the page cache; sorted, consecutive rows share their pages.
-        let mut codes: Vec<&str> = batch.links.keys().map(|code| &**code).collect();
-        codes.sort_unstable();
-        fn rows<'r>(
-            rows: Vec<(&'r str, String, i64)>,
-            live: &HashSet<String>,
-        ) -> Vec<(&'r str, String, i64)> {
-            let mut rows: Vec<_> =
-                rows.into_iter().filter(|(code, ..)| live.contains(*code)).collect();
-            rows.sort_unstable();
-            rows
+        // row (per-row statements cost more than the redirects they count). A link clicked
+        // in the batch writes one row (its day, with the clicks without a referrer and the
+        // per-family counts), plus one per referrer host. Clicks of links deleted
+        // meanwhile are dropped: each row is inserted only while its link exists (a probe
+        // of the links table, inside the statement). Rows in key order: the batch is a
+        // hash map, and rows in its order send every upsert to a random page of a B-tree
+        // far larger than the page cache; sorted, consecutive rows share their pages.
+        const LIVE: &str = " WHERE EXISTS (SELECT 1 FROM shortener_links l WHERE l.code = v.column1)";
+        let agents = AGENT_COLUMNS.join(", ");
+        let daily_head = format!(
+            "INSERT INTO shortener_clicks_daily (code, day, clicks, direct, {agents}) SELECT * FROM (VALUES "
+        );
+        let mut daily_tail = format!(
+            ") AS v{LIVE} ON CONFLICT (code, day) DO UPDATE SET \
+             clicks = shortener_clicks_daily.clicks + excluded.clicks, \
+             direct = shortener_clicks_daily.direct + excluded.direct"
+        );
+        for column in AGENT_COLUMNS {
+            daily_tail.push_str(&format!(
+                ", {column} = shortener_clicks_daily.{column} + excluded.{column}"
+            ));
         }
-        let tables = [
-            upsert("shortener_clicks_daily", "day"),
-            upsert("shortener_referrers", "host"),
-            upsert("shortener_agents", "family"),
-        ];
+        const REFERRERS_HEAD: &str =
+            "INSERT INTO shortener_referrers (code, host, clicks) SELECT * FROM (VALUES ";
+        let referrers_tail = format!(
+            ") AS v{LIVE} ON CONFLICT (code, host) DO UPDATE SET \
+             clicks = shortener_referrers.clicks + excluded.clicks"
+        );
+        let daily = batch.daily_rows();
+        let referrers = batch.referrer_rows();
         // SQLite: take the write lock at BEGIN, where a busy lock waits in SQLite's busy
         // handler. A deferred transaction would start with the probe's read, and SQLite
         // refuses to upgrade an open read to a write while another connection writes
@@ -608,33 +665,32 @@ impl SqlStore {
         };
         sql_dispatch!(&self.sql, pool => {
             let mut tx = pool.begin_with(begin).await?;
-            let mut live = HashSet::with_capacity(codes.len());
-            for chunk in codes.chunks(CLICK_ROWS_PER_STATEMENT) {
-                let mut builder = sqlx::QueryBuilder::new(EXISTING);
+            for chunk in daily.chunks(CLICK_ROWS_PER_STATEMENT) {
+                let mut builder = sqlx::QueryBuilder::new(daily_head.as_str());
                 let mut values = builder.separated(", ");
-                for code in chunk {
-                    values.push_bind(*code);
-                }
-                builder.push(")");
-                live.extend(builder.build_query_scalar::<String>().fetch_all(&mut *tx).await?);
-            }
-            let keyed = [
-                rows(batch.daily_rows(), &live),
-                rows(batch.referrer_rows(), &live),
-                rows(batch.agent_rows(), &live),
-            ];
-            for ((head, tail), rows) in tables.iter().zip(&keyed) {
-                for chunk in rows.chunks(CLICK_ROWS_PER_STATEMENT) {
-                    let mut builder = sqlx::QueryBuilder::new(head.as_str());
-                    let mut values = builder.separated(", ");
-                    for (code, key, clicks) in chunk {
-                        values.push("(").push_bind_unseparated(*code);
-                        values.push_unseparated(", ").push_bind_unseparated(key.as_str());
-                        values.push_unseparated(", ").push_bind_unseparated(*clicks).push_unseparated(")");
+                for row in chunk {
+                    values.push("(").push_bind_unseparated(row.code);
+                    values.push_unseparated(", ").push_bind_unseparated(row.day.as_str());
+                    values.push_unseparated(", ").push_bind_unseparated(row.clicks);
+                    values.push_unseparated(", ").push_bind_unseparated(row.direct);
+                    for &count in &row.agents {
+                        values.push_unseparated(", ").push_bind_unseparated(count);
                     }
-                    builder.push(tail.as_str());
-                    builder.build().execute(&mut *tx).await?;
+                    values.push_unseparated(")");
                 }
+                builder.push(daily_tail.as_str());
+                builder.build().execute(&mut *tx).await?;
+            }
+            for chunk in referrers.chunks(CLICK_ROWS_PER_STATEMENT) {
+                let mut builder = sqlx::QueryBuilder::new(REFERRERS_HEAD);
+                let mut values = builder.separated(", ");
+                for &(code, host, clicks) in chunk {
+                    values.push("(").push_bind_unseparated(code);
+                    values.push_unseparated(", ").push_bind_unseparated(host);
+                    values.push_unseparated(", ").push_bind_unseparated(clicks).push_unseparated(")");
+                }
+                builder.push(referrers_tail.as_str());
+                builder.build().execute(&mut *tx).await?;
             }
             tx.commit().await
         })?;
@@ -643,10 +699,20 @@ impl SqlStore {
 
     async fn read_stats(&self, code: &str) -> Result<Option<Stats>, StoreError> {
         const DAILY: &str = "SELECT day, clicks FROM shortener_clicks_daily WHERE code = $1 ORDER BY day DESC LIMIT $2";
-        const REFERRERS: &str = "SELECT host, clicks FROM shortener_referrers WHERE code = $1 ORDER BY clicks DESC, host LIMIT $2";
-        const AGENTS: &str = "SELECT family, clicks FROM shortener_agents WHERE code = $1 ORDER BY clicks DESC, family LIMIT $2";
+        const REFERRERS: &str = "SELECT host, clicks FROM shortener_referrers WHERE code = $1 AND host <> 'direct' ORDER BY clicks DESC, host LIMIT $2";
+        // Rows written before migration 0002 hold clicks without a referrer as host
+        // `direct` and the per-family counts in shortener_agents; later ones in the day's row.
+        const AGENTS: &str = "SELECT family, clicks FROM shortener_agents WHERE code = $1";
+        let mut totals = String::from(
+            "SELECT CAST(COALESCE(SUM(direct), 0) + COALESCE((SELECT clicks FROM shortener_referrers \
+             WHERE code = $1 AND host = 'direct'), 0) AS BIGINT)",
+        );
+        for column in AGENT_COLUMNS {
+            totals.push_str(&format!(", CAST(COALESCE(SUM({column}), 0) AS BIGINT)"));
+        }
+        totals.push_str(" FROM shortener_clicks_daily WHERE code = $1");
         let Some(link) = self.get_link(code).await? else { return Ok(None) };
-        let (daily, referrers, agents) = sql_dispatch!(&self.sql, pool => {
+        let (daily, mut referrers, totals, old_agents) = sql_dispatch!(&self.sql, pool => {
             let daily: Vec<(String, i64)> =
                 sqlx::query_as(DAILY).bind(code).bind(STATS_DAYS_MAX).fetch_all(pool).await?;
             let referrers: Vec<(String, i64)> = sqlx::query_as(REFERRERS)
@@ -654,10 +720,34 @@ impl SqlStore {
                 .bind(STATS_REFERRERS_MAX)
                 .fetch_all(pool)
                 .await?;
-            let agents: Vec<(String, i64)> =
-                sqlx::query_as(AGENTS).bind(code).bind(STATS_AGENTS_MAX).fetch_all(pool).await?;
-            Ok::<_, sqlx::Error>((daily, referrers, agents))
+            let row = sqlx::query(sqlx::AssertSqlSafe(totals)).bind(code).fetch_one(pool).await?;
+            let totals = (0..=AGENT_COLUMNS.len())
+                .map(|column| sqlx::Row::try_get::<i64, _>(&row, column))
+                .collect::<Result<Vec<i64>, _>>()?;
+            let agents: Vec<(String, i64)> = sqlx::query_as(AGENTS).bind(code).fetch_all(pool).await?;
+            Ok::<_, sqlx::Error>((daily, referrers, totals, agents))
         })?;
+        let most_first = |a: &(String, i64), b: &(String, i64)| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0));
+        if totals[0] > 0 {
+            referrers.push(("direct".to_owned(), totals[0]));
+        }
+        referrers.sort_by(most_first);
+        referrers.truncate(STATS_REFERRERS_MAX as usize);
+        let mut agents: Vec<(String, i64)> = crate::core::AGENT_FAMILIES
+            .iter()
+            .zip(&totals[1..])
+            .map(|(family, &clicks)| {
+                let old: i64 = old_agents.iter().filter(|(name, _)| name == family).map(|(_, n)| n).sum();
+                ((*family).to_owned(), clicks + old)
+            })
+            .filter(|&(_, clicks)| clicks > 0)
+            .collect();
+        // A family stored before that is no longer one of AGENT_FAMILIES still counts.
+        agents.extend(
+            old_agents.into_iter().filter(|(name, _)| !crate::core::AGENT_FAMILIES.contains(&name.as_str())),
+        );
+        agents.sort_by(most_first);
+        agents.truncate(STATS_AGENTS_MAX as usize);
         Ok(Some(Stats { link, daily, referrers, agents }))
     }
 

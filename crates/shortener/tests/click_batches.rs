@@ -18,8 +18,8 @@ use blueprint_shortener::service::{Caller, CodeSource, Service, ShortenRequest};
 use blueprint_shortener::store::{LinkStore, SqlStore};
 
 const NOW_MS: i64 = 1_800_000_000_000;
-/// One link clicked directly with no user agent: its day, `direct` and `unknown`.
-const ROWS_PER_LINK: usize = 3;
+/// One link clicked directly: the row of its day (which carries `direct` and the family).
+const ROWS_PER_LINK: usize = 1;
 const HOUR: Duration = Duration::from_secs(3600);
 
 struct Setup {
@@ -208,4 +208,33 @@ async fn a_batch_waits_for_another_writer_instead_of_failing() {
     for code in codes {
         assert_eq!(clicks(store, code).await, 1, "{code}");
     }
+}
+
+#[tokio::test]
+async fn counts_stored_before_the_inline_columns_still_count() {
+    // Before migration 0002, clicks without a referrer were a `direct` row of the
+    // referrers table and each family a row of the agents table; stats add both forms.
+    let setup = setup(1).await;
+    let (sql, store, code) = (&setup.sql, &setup.store, &setup.codes[0]);
+    let Sql::Sqlite(pool) = sql else { panic!("the store is SQLite") };
+    for (text, rows) in [
+        ("INSERT INTO shortener_clicks_daily (code, day, clicks) VALUES ($1, $2, $3)", [("2027-01-01", 5)].as_slice()),
+        ("INSERT INTO shortener_referrers (code, host, clicks) VALUES ($1, $2, $3)", &[("direct", 4), ("old.example", 1)]),
+        ("INSERT INTO shortener_agents (code, family, clicks) VALUES ($1, $2, $3)", &[("curl", 3), ("bot", 2)]),
+    ] {
+        for (key, clicks) in rows {
+            sqlx::query(text).bind(code).bind(key).bind(clicks).execute(pool).await.unwrap();
+        }
+    }
+    let analytics = Analytics::start(Arc::clone(store), 10_000, HOUR);
+    assert!(analytics.try_record(&Click::new(code, NOW_MS, None, Some("curl/8"))));
+    assert!(analytics.try_record(&Click::new(code, NOW_MS, Some("https://old.example/a"), None)));
+    assert!(analytics.flush(Duration::from_secs(5)).await);
+    let stats = store.stats(code).await.unwrap().unwrap();
+    assert_eq!(stats.daily.iter().map(|(_, clicks)| clicks).sum::<i64>(), 7);
+    assert_eq!(stats.referrers, [("direct".to_owned(), 5), ("old.example".to_owned(), 2)]);
+    assert_eq!(
+        stats.agents,
+        [("curl".to_owned(), 4), ("bot".to_owned(), 2), ("unknown".to_owned(), 1)]
+    );
 }
