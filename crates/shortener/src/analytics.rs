@@ -299,7 +299,8 @@ fn write(store: &Arc<dyn LinkStore>, batch: &ClickBatch, runtime: &tokio::runtim
     loop {
         match runtime.block_on(store.record_clicks(batch)) {
             Ok(()) => {
-                metrics::counter!("shortener_clicks_recorded_total").increment(u64::try_from(clicks).unwrap_or(0));
+                metrics::counter!("shortener_clicks_recorded_total")
+                    .increment(u64::try_from(clicks).unwrap_or(0));
                 return;
             }
             Err(error) if attempt < MAX_WRITE_ATTEMPTS => {
@@ -309,7 +310,8 @@ fn write(store: &Arc<dyn LinkStore>, batch: &ClickBatch, runtime: &tokio::runtim
             }
             Err(error) => {
                 tracing::error!(%error, clicks, "shortener: clicks dropped");
-                metrics::counter!("shortener_clicks_dropped_total").increment(u64::try_from(clicks).unwrap_or(0));
+                metrics::counter!("shortener_clicks_dropped_total")
+                    .increment(u64::try_from(clicks).unwrap_or(0));
                 return;
             }
         }
@@ -322,7 +324,13 @@ mod tests {
     use crate::core::AGENT_FAMILIES;
     use crate::store::DayRow;
 
-    fn day(code: &str, day: &str, clicks: i64, direct: i64, agents: &[(&str, i64)]) -> DayRow<'static> {
+    fn day(
+        code: &str,
+        day: &str,
+        clicks: i64,
+        direct: i64,
+        agents: &[(&str, i64)],
+    ) -> DayRow<'static> {
         let mut counts = [0; AGENT_FAMILIES.len()];
         for &(family, n) in agents {
             counts[AGENT_FAMILIES.iter().position(|known| *known == family).unwrap()] = n;
@@ -389,14 +397,23 @@ mod tests {
             .collect();
         assert_eq!(
             codes,
-            [vec!["c0", "c1"], vec!["c2", "c3"], vec!["c4", "c5"], vec!["c6", "c7"], vec!["c8", "c9"]]
+            [
+                vec!["c0", "c1"],
+                vec!["c2", "c3"],
+                vec!["c4", "c5"],
+                vec!["c6", "c7"],
+                vec!["c8", "c9"]
+            ]
         );
         assert!(parts.iter().all(|part| part.rows <= 4 && part.rows == 3));
         assert_eq!(parts.iter().map(ClickBatch::clicks).sum::<i64>(), 15);
         // A link with more rows than a part holds is a part of its own.
         let mut big = ClickBatch::default();
         for host in ["a", "b", "c"] {
-            aggregate(&mut big, &Click::new("big", 0, Some(&format!("https://{host}.example/")), None));
+            aggregate(
+                &mut big,
+                &Click::new("big", 0, Some(&format!("https://{host}.example/")), None),
+            );
         }
         aggregate(&mut big, &Click::new("small", 0, None, None));
         let parts = big.into_parts(2);

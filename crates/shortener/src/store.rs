@@ -632,7 +632,8 @@ impl SqlStore {
         // of the links table, inside the statement). Rows in key order: the batch is a
         // hash map, and rows in its order send every upsert to a random page of a B-tree
         // far larger than the page cache; sorted, consecutive rows share their pages.
-        const LIVE: &str = " WHERE EXISTS (SELECT 1 FROM shortener_links l WHERE l.code = v.column1)";
+        const LIVE: &str =
+            " WHERE EXISTS (SELECT 1 FROM shortener_links l WHERE l.code = v.column1)";
         let agents = AGENT_COLUMNS.join(", ");
         let daily_head = format!(
             "INSERT INTO shortener_clicks_daily (code, day, clicks, direct, {agents}) SELECT * FROM (VALUES "
@@ -727,7 +728,8 @@ impl SqlStore {
             let agents: Vec<(String, i64)> = sqlx::query_as(AGENTS).bind(code).fetch_all(pool).await?;
             Ok::<_, sqlx::Error>((daily, referrers, totals, agents))
         })?;
-        let most_first = |a: &(String, i64), b: &(String, i64)| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0));
+        let most_first =
+            |a: &(String, i64), b: &(String, i64)| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0));
         if totals[0] > 0 {
             referrers.push(("direct".to_owned(), totals[0]));
         }
@@ -737,14 +739,17 @@ impl SqlStore {
             .iter()
             .zip(&totals[1..])
             .map(|(family, &clicks)| {
-                let old: i64 = old_agents.iter().filter(|(name, _)| name == family).map(|(_, n)| n).sum();
+                let old: i64 =
+                    old_agents.iter().filter(|(name, _)| name == family).map(|(_, n)| n).sum();
                 ((*family).to_owned(), clicks + old)
             })
             .filter(|&(_, clicks)| clicks > 0)
             .collect();
         // A family stored before that is no longer one of AGENT_FAMILIES still counts.
         agents.extend(
-            old_agents.into_iter().filter(|(name, _)| !crate::core::AGENT_FAMILIES.contains(&name.as_str())),
+            old_agents
+                .into_iter()
+                .filter(|(name, _)| !crate::core::AGENT_FAMILIES.contains(&name.as_str())),
         );
         agents.sort_by(most_first);
         agents.truncate(STATS_AGENTS_MAX as usize);

@@ -218,9 +218,18 @@ async fn counts_stored_before_the_inline_columns_still_count() {
     let (sql, store, code) = (&setup.sql, &setup.store, &setup.codes[0]);
     let Sql::Sqlite(pool) = sql else { panic!("the store is SQLite") };
     for (text, rows) in [
-        ("INSERT INTO shortener_clicks_daily (code, day, clicks) VALUES ($1, $2, $3)", [("2027-01-01", 5)].as_slice()),
-        ("INSERT INTO shortener_referrers (code, host, clicks) VALUES ($1, $2, $3)", &[("direct", 4), ("old.example", 1)]),
-        ("INSERT INTO shortener_agents (code, family, clicks) VALUES ($1, $2, $3)", &[("curl", 3), ("bot", 2)]),
+        (
+            "INSERT INTO shortener_clicks_daily (code, day, clicks) VALUES ($1, $2, $3)",
+            [("2027-01-01", 5)].as_slice(),
+        ),
+        (
+            "INSERT INTO shortener_referrers (code, host, clicks) VALUES ($1, $2, $3)",
+            &[("direct", 4), ("old.example", 1)],
+        ),
+        (
+            "INSERT INTO shortener_agents (code, family, clicks) VALUES ($1, $2, $3)",
+            &[("curl", 3), ("bot", 2)],
+        ),
     ] {
         for (key, clicks) in rows {
             sqlx::query(text).bind(code).bind(key).bind(clicks).execute(pool).await.unwrap();
