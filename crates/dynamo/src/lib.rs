@@ -109,9 +109,11 @@
 //! of every build. With 300 000 requests per round the store grows to about a million
 //! keys per node (SSTable reads, flushes and compaction, anti-entropy rounds scanning
 //! every key every 30 s) and no build reaches 0.25× for SET; the rounds that collapse
-//! (0.06–0.11×, p99 16–46 ms) were all round 4 of 5, in every run of every build: an
-//! event at a fixed point of the run (a flush or compaction, or an anti-entropy round),
-//! not diagnosed.
+//! (0.06–0.11×, p99 16–46 ms) were all round 4 of 5, in every run of every build. In one
+//! run sampled per thread from `/proc` (47e6ecd, 20:02–20:04 UTC: GET 0.16×, SET 0.10× in
+//! round 4), that round met an anti-entropy round (the blocking-pool threads of one node
+//! took 1.6 s of CPU in 5 s while its runtime thread fell from ~55 to ~30 % of a core) and
+//! an LSM flush and compaction just before it; the other rounds had neither.
 //!
 //! The later builds' gains, within this noise: at `-P 8`, GET's worst round p99 from 10.8
 //! to 5.0/3.3 ms and SET's from 36.9 to 7.3/4.3 ms; at 768 in flight, SET's median ratio
