@@ -112,8 +112,9 @@
 //! (0.06–0.11×, p99 16–46 ms) were all round 4 of 5, in every run of every build. In one
 //! run sampled per thread from `/proc` (47e6ecd, 20:02–20:04 UTC: GET 0.16×, SET 0.10× in
 //! round 4), that round met an anti-entropy round (the blocking-pool threads of one node
-//! took 1.6 s of CPU in 5 s while its runtime thread fell from ~55 to ~30 % of a core) and
-//! an LSM flush and compaction just before it; the other rounds had neither.
+//! took 1.6 s of CPU in 5 s, its runtime thread down to 29–38 % of a core in three of
+//! those seconds from 50–60 %) and an LSM flush and compaction just before it; round 2
+//! met a flush alone (0.35 s of CPU) and did not collapse (GET 0.27×, SET 0.22×).
 //!
 //! The later builds' gains, within this noise: at `-P 8`, GET's worst round p99 from 10.8
 //! to 5.0/3.3 ms and SET's from 36.9 to 7.3/4.3 ms; at 768 in flight, SET's median ratio
