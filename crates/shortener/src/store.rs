@@ -9,8 +9,8 @@
 //! winner's row.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
 
 use blueprint_platform::sql::{Sql, SqlBackend};
 use blueprint_platform::sql_dispatch;
@@ -39,20 +39,61 @@ pub const STATS_AGENTS_MAX: i64 = 20;
 pub const BULK_ROWS_PER_STATEMENT: usize = 1_000;
 /// Rows per multi-row statement of a click batch (14 parameters each).
 pub const CLICK_ROWS_PER_STATEMENT: usize = 1_000;
-/// The per-family counts of `shortener_clicks_daily`, in the order of
-/// [`crate::core::AGENT_FAMILIES`] (`agent_` and the family's name).
-pub const AGENT_COLUMNS: [&str; crate::core::AGENT_FAMILIES.len()] = [
-    "agent_curl",
-    "agent_wget",
-    "agent_bot",
-    "agent_edge",
-    "agent_opera",
-    "agent_firefox",
-    "agent_chrome",
-    "agent_safari",
-    "agent_other",
-    "agent_unknown",
-];
+
+/// The statements of a click batch's write and of a link's click totals, whose column
+/// lists follow [`crate::core::AGENT_FAMILIES`] (migration 0002 names each family's
+/// count `agent_` and the family): built once, not per part of every batch.
+struct ClickSql {
+    /// `INSERT INTO shortener_clicks_daily ... (VALUES `, before the rows.
+    daily_head: String,
+    /// After the rows: only while the link exists, adding to the day's counts.
+    daily_tail: String,
+    /// After the rows of `shortener_referrers`.
+    referrers_tail: String,
+    /// A link's clicks without a referrer (both forms, see [`SqlStore::read_stats`]),
+    /// then per family.
+    totals: String,
+}
+
+/// Rows of a click batch go in only while their link exists (a probe of the links table
+/// inside the statement).
+const CLICKS_LIVE: &str =
+    " WHERE EXISTS (SELECT 1 FROM shortener_links l WHERE l.code = v.column1)";
+/// `INSERT INTO shortener_referrers ... (VALUES `, before the rows.
+const REFERRERS_HEAD: &str =
+    "INSERT INTO shortener_referrers (code, host, clicks) SELECT * FROM (VALUES ";
+
+static CLICK_SQL: LazyLock<ClickSql> = LazyLock::new(|| {
+    let columns: Vec<String> =
+        crate::core::AGENT_FAMILIES.iter().map(|family| format!("agent_{family}")).collect();
+    let mut daily_tail = format!(
+        ") AS v{CLICKS_LIVE} ON CONFLICT (code, day) DO UPDATE SET \
+         clicks = shortener_clicks_daily.clicks + excluded.clicks, \
+         direct = shortener_clicks_daily.direct + excluded.direct"
+    );
+    let mut totals = String::from(
+        "SELECT CAST(COALESCE(SUM(direct), 0) + COALESCE((SELECT clicks FROM shortener_referrers \
+         WHERE code = $1 AND host = 'direct'), 0) AS BIGINT)",
+    );
+    for column in &columns {
+        daily_tail
+            .push_str(&format!(", {column} = shortener_clicks_daily.{column} + excluded.{column}"));
+        totals.push_str(&format!(", CAST(COALESCE(SUM({column}), 0) AS BIGINT)"));
+    }
+    totals.push_str(" FROM shortener_clicks_daily WHERE code = $1");
+    ClickSql {
+        daily_head: format!(
+            "INSERT INTO shortener_clicks_daily (code, day, clicks, direct, {}) SELECT * FROM (VALUES ",
+            columns.join(", ")
+        ),
+        daily_tail,
+        referrers_tail: format!(
+            ") AS v{CLICKS_LIVE} ON CONFLICT (code, host) DO UPDATE SET \
+             clicks = shortener_referrers.clicks + excluded.clicks"
+        ),
+        totals,
+    }
+});
 /// Codes per page when reading every code (to fill the Bloom filter at start).
 pub const CODES_PAGE_LEN: i64 = 100_000;
 /// Most API keys one user may hold (listing them is one unpaged answer).
@@ -151,8 +192,9 @@ pub struct DayRow<'a> {
 }
 
 /// One link's clicks in a [`ClickBatch`]: the rows it adds to per-day and referrer counts
-/// (the per-day row carries those without a referrer and the per-family counts). Compact (one map entry per link, no string per click): under
-/// long-tailed traffic most links in a batch were clicked once.
+/// (the per-day row carries those without a referrer and the per-family counts).
+/// Compact (one map entry per link, no string per click): under long-tailed traffic most
+/// links in a batch were clicked once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LinkClicks {
     /// `(days since 1970-01-01, clicks)`: one or two entries (a batch spans seconds).
@@ -628,32 +670,10 @@ impl SqlStore {
         // row (per-row statements cost more than the redirects they count). A link clicked
         // in the batch writes one row (its day, with the clicks without a referrer and the
         // per-family counts), plus one per referrer host. Clicks of links deleted
-        // meanwhile are dropped: each row is inserted only while its link exists (a probe
-        // of the links table, inside the statement). Rows in key order: the batch is a
+        // meanwhile are dropped: each row is inserted only while its link exists
+        // (CLICKS_LIVE). Rows in key order: the batch is a
         // hash map, and rows in its order send every upsert to a random page of a B-tree
         // far larger than the page cache; sorted, consecutive rows share their pages.
-        const LIVE: &str =
-            " WHERE EXISTS (SELECT 1 FROM shortener_links l WHERE l.code = v.column1)";
-        let agents = AGENT_COLUMNS.join(", ");
-        let daily_head = format!(
-            "INSERT INTO shortener_clicks_daily (code, day, clicks, direct, {agents}) SELECT * FROM (VALUES "
-        );
-        let mut daily_tail = format!(
-            ") AS v{LIVE} ON CONFLICT (code, day) DO UPDATE SET \
-             clicks = shortener_clicks_daily.clicks + excluded.clicks, \
-             direct = shortener_clicks_daily.direct + excluded.direct"
-        );
-        for column in AGENT_COLUMNS {
-            daily_tail.push_str(&format!(
-                ", {column} = shortener_clicks_daily.{column} + excluded.{column}"
-            ));
-        }
-        const REFERRERS_HEAD: &str =
-            "INSERT INTO shortener_referrers (code, host, clicks) SELECT * FROM (VALUES ";
-        let referrers_tail = format!(
-            ") AS v{LIVE} ON CONFLICT (code, host) DO UPDATE SET \
-             clicks = shortener_referrers.clicks + excluded.clicks"
-        );
         let daily = batch.daily_rows();
         let referrers = batch.referrer_rows();
         // SQLite: take the write lock at BEGIN, where a busy lock waits in SQLite's busy
@@ -667,7 +687,7 @@ impl SqlStore {
         sql_dispatch!(&self.sql, pool => {
             let mut tx = pool.begin_with(begin).await?;
             for chunk in daily.chunks(CLICK_ROWS_PER_STATEMENT) {
-                let mut builder = sqlx::QueryBuilder::new(daily_head.as_str());
+                let mut builder = sqlx::QueryBuilder::new(CLICK_SQL.daily_head.as_str());
                 let mut values = builder.separated(", ");
                 for row in chunk {
                     values.push("(").push_bind_unseparated(row.code);
@@ -679,7 +699,7 @@ impl SqlStore {
                     }
                     values.push_unseparated(")");
                 }
-                builder.push(daily_tail.as_str());
+                builder.push(CLICK_SQL.daily_tail.as_str());
                 builder.build().execute(&mut *tx).await?;
             }
             for chunk in referrers.chunks(CLICK_ROWS_PER_STATEMENT) {
@@ -690,7 +710,7 @@ impl SqlStore {
                     values.push_unseparated(", ").push_bind_unseparated(host);
                     values.push_unseparated(", ").push_bind_unseparated(clicks).push_unseparated(")");
                 }
-                builder.push(referrers_tail.as_str());
+                builder.push(CLICK_SQL.referrers_tail.as_str());
                 builder.build().execute(&mut *tx).await?;
             }
             tx.commit().await
@@ -704,14 +724,6 @@ impl SqlStore {
         // Rows written before migration 0002 hold clicks without a referrer as host
         // `direct` and the per-family counts in shortener_agents; later ones in the day's row.
         const AGENTS: &str = "SELECT family, clicks FROM shortener_agents WHERE code = $1";
-        let mut totals = String::from(
-            "SELECT CAST(COALESCE(SUM(direct), 0) + COALESCE((SELECT clicks FROM shortener_referrers \
-             WHERE code = $1 AND host = 'direct'), 0) AS BIGINT)",
-        );
-        for column in AGENT_COLUMNS {
-            totals.push_str(&format!(", CAST(COALESCE(SUM({column}), 0) AS BIGINT)"));
-        }
-        totals.push_str(" FROM shortener_clicks_daily WHERE code = $1");
         let Some(link) = self.get_link(code).await? else { return Ok(None) };
         let (daily, mut referrers, totals, old_agents) = sql_dispatch!(&self.sql, pool => {
             let daily: Vec<(String, i64)> =
@@ -721,8 +733,8 @@ impl SqlStore {
                 .bind(STATS_REFERRERS_MAX)
                 .fetch_all(pool)
                 .await?;
-            let row = sqlx::query(sqlx::AssertSqlSafe(totals)).bind(code).fetch_one(pool).await?;
-            let totals = (0..=AGENT_COLUMNS.len())
+            let row = sqlx::query(sqlx::AssertSqlSafe(CLICK_SQL.totals.as_str())).bind(code).fetch_one(pool).await?;
+            let totals = (0..=crate::core::AGENT_FAMILIES.len())
                 .map(|column| sqlx::Row::try_get::<i64, _>(&row, column))
                 .collect::<Result<Vec<i64>, _>>()?;
             let agents: Vec<(String, i64)> = sqlx::query_as(AGENTS).bind(code).fetch_all(pool).await?;
